@@ -1,0 +1,20 @@
+#pragma once
+// Binary cross-entropy J = -1/m sum(y log a + (1 - y) log(1 - a)) and its gradient for a sigmoid output.
+#include "nn/matrix.hpp"
+
+namespace nn {
+
+// J from the output pre-activation Z (a = sigmoid(z)): each term is max(z, 0) - y z + log1p(exp(-|z|)),
+// the same value without ever forming log(0); finite for any finite z. Summed in double.
+template <class T>
+double cross_entropy_from_logits(const T* Z, const T* Y, index count, index m);
+
+// J from probabilities AL, as the course writes it (a = 0 with y = 1 is +inf, honestly).
+template <class T>
+double cross_entropy(const T* AL, const T* Y, index count, index m);
+
+// Backward of sigmoid + cross-entropy together: dZ[L] = A[L] - Y. dZ may alias AL.
+template <class T>
+void cross_entropy_backward(const T* AL, const T* Y, T* dZ, index count);
+
+}  // namespace nn

@@ -1,0 +1,171 @@
+#pragma once
+// The L-layer network: parameters, gradients, a workspace sized for m examples, forward, cost, backward,
+// the gradient-descent step, and the training loop that repeats them without allocating.
+//
+// Layer l = 1..L is layers[l-1]. Hidden layers use their own activation; the output layer is sigmoid with
+// binary cross-entropy, so backward starts from dZ[L] = A[L] - Y.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nn/activations.hpp"
+#include "nn/dense.hpp"
+#include "nn/loss.hpp"
+#include "nn/matrix.hpp"
+
+namespace nn {
+
+template <class T>
+struct Layer {
+    index n, n_prev;
+    Activation g;
+    std::vector<T> W, b;    // (n, n_prev) row-major, (n, 1)
+    std::vector<T> dW, db;  // gradients of the last backward pass, same shapes
+
+    Matrix<T> W_mat() { return {W.data(), n, n_prev}; }
+    Matrix<const T> W_mat() const { return {W.data(), n, n_prev}; }
+};
+
+// Buffers for one m, allocated once. A[l] holds g(Z[l]) after forward and is overwritten with dZ[l] by
+// backward (A[l] is no longer needed once dW[l+1] is formed), so each hidden layer costs one (n x m) buffer.
+template <class T>
+struct Workspace {
+    index m = 0;
+    std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
+    std::vector<T> ZL;              // Z[L], kept for the stable cost
+    std::vector<T> dA;              // W[l]^T dZ[l] for l >= 2, (max n[l-1] x m)
+};
+
+template <class T>
+class Network {
+   public:
+    Network(std::vector<index> layer_dims, std::vector<Activation> activations) : dims_(std::move(layer_dims)) {
+        if (dims_.size() < 2) throw std::invalid_argument("layer_dims: need at least two sizes (input and output)");
+        for (index n : dims_)
+            if (n <= 0) throw std::invalid_argument("layer_dims: every size must be positive");
+        if (activations.size() != dims_.size() - 1)
+            throw std::invalid_argument("activations: need one per layer");
+        if (activations.back() != Activation::sigmoid)
+            throw std::invalid_argument("activations: the output layer must be sigmoid (binary cross-entropy)");
+        for (std::size_t l = 1; l < dims_.size(); ++l) {
+            Layer<T> layer{dims_[l], dims_[l - 1], activations[l - 1], {}, {}, {}, {}};
+            const std::size_t w = static_cast<std::size_t>(layer.n * layer.n_prev);
+            layer.W.assign(w, T(0));
+            layer.dW.assign(w, T(0));
+            layer.b.assign(static_cast<std::size_t>(layer.n), T(0));
+            layer.db.assign(static_cast<std::size_t>(layer.n), T(0));
+            layers_.push_back(std::move(layer));
+        }
+    }
+
+    const std::vector<index>& layer_dims() const { return dims_; }
+    std::vector<Layer<T>>& layers() { return layers_; }
+    const std::vector<Layer<T>>& layers() const { return layers_; }
+    index L() const { return static_cast<index>(layers_.size()); }
+
+    Workspace<T> make_workspace(index m) const {
+        Workspace<T> ws;
+        ws.m = m;
+        index max_hidden = 0;
+        for (const auto& layer : layers_) {
+            ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
+            if (&layer != &layers_.back()) max_hidden = std::max(max_hidden, layer.n);
+        }
+        ws.ZL.resize(static_cast<std::size_t>(layers_.back().n * m));
+        ws.dA.resize(static_cast<std::size_t>(max_hidden * m));
+        return ws;
+    }
+
+    // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1; Z[L] = W[L] A[L-1] + b[L]; A[L] = sigmoid(Z[L]).
+    void forward(Matrix<const T> X, Workspace<T>& ws) const {
+        check_input(X, ws);
+        Matrix<const T> A_prev = X;
+        for (index l = 0; l < L(); ++l) {
+            const Layer<T>& layer = layers_[l];
+            Matrix<T> A(ws.A[l].data(), layer.n, ws.m);
+            if (l + 1 < L()) {
+                dense_forward<T>(layer.W_mat(), layer.b.data(), A_prev, layer.g, A);
+            } else {
+                Matrix<T> ZL(ws.ZL.data(), layer.n, ws.m);
+                dense_forward<T>(layer.W_mat(), layer.b.data(), A_prev, Activation::linear, ZL);
+                activation_forward<T>(layer.g, ZL.data, nullptr, A.data, 1, A.size());
+            }
+            A_prev = A;
+        }
+    }
+
+    // Cost of the last forward pass.
+    double cost(const Workspace<T>& ws, const T* Y) const {
+        return cross_entropy_from_logits<T>(ws.ZL.data(), Y, static_cast<index>(ws.ZL.size()), ws.m);
+    }
+
+    // Gradients dW[l], db[l] of the last forward pass. Overwrites the activations in ws with dZ.
+    void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
+        check_input(X, ws);
+        T* dZ = ws.A[L() - 1].data();
+        cross_entropy_backward<T>(dZ, Y, dZ, static_cast<index>(ws.A[L() - 1].size()));
+        for (index l = L() - 1; l >= 0; --l) {
+            Layer<T>& layer = layers_[l];
+            Matrix<const T> dZ_mat(ws.A[l].data(), layer.n, ws.m);
+            Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
+            Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
+            Matrix<T> dA_prev = l == 0 ? Matrix<T>() : Matrix<T>(ws.dA.data(), layer.n_prev, ws.m);
+            dense_backward<T>(dZ_mat, A_prev, layer.W_mat(), dW, layer.db.data(), dA_prev);
+            if (l > 0) {
+                // dZ[l-1] = dA[l-1] * g'(Z[l-1]), written over A[l-1] which backward no longer needs.
+                T* A_prev_data = ws.A[l - 1].data();
+                activation_backward_from_output<T>(layers_[l - 1].g, dA_prev.data, A_prev_data, A_prev_data,
+                                                   layer.n_prev * ws.m);
+            }
+        }
+    }
+
+    // Gradient descent: W -= learning_rate dW, b -= learning_rate db.
+    void step(T learning_rate) {
+        for (auto& layer : layers_) {
+            axpy_neg(learning_rate, layer.dW, layer.W);
+            axpy_neg(learning_rate, layer.db, layer.b);
+        }
+    }
+
+    // `iterations` rounds of forward, backward, step on (X, Y). Returns the cost of the first round (computed
+    // before its step). `stop` is asked after every finished round; when it says true the loop ends there, so
+    // the parameters are always those of a completed iteration. `done` receives the rounds completed.
+    double train(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations, Workspace<T>& ws,
+                 const std::function<bool()>& stop, std::int64_t& done) {
+        double first_cost = 0.0;
+        done = 0;
+        for (std::int64_t i = 0; i < iterations; ++i) {
+            forward(X, ws);
+            if (i == 0) first_cost = cost(ws, Y);
+            backward(X, Y, ws);
+            step(learning_rate);
+            done = i + 1;
+            if (stop && stop()) break;
+        }
+        return first_cost;
+    }
+
+   private:
+    static void axpy_neg(T alpha, const std::vector<T>& x, std::vector<T>& y) {
+        const T* xp = x.data();
+        T* yp = y.data();
+        const std::size_t n = y.size();
+#pragma omp simd
+        for (std::size_t k = 0; k < n; ++k) yp[k] -= alpha * xp[k];
+    }
+
+    void check_input(Matrix<const T> X, const Workspace<T>& ws) const {
+        if (X.rows != dims_[0] || X.cols != ws.m)
+            throw std::invalid_argument("X: expected shape (" + std::to_string(dims_[0]) + ", " +
+                                        std::to_string(ws.m) + ")");
+    }
+
+    std::vector<index> dims_;
+    std::vector<Layer<T>> layers_;
+};
+
+}  // namespace nn

@@ -1,0 +1,105 @@
+// Elementwise kernels of activations.hpp: one simple loop per activation so each vectorises.
+#include "nn/activations.hpp"
+
+#include "vector_math.hpp"
+
+namespace nn {
+namespace {
+
+// Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0, e / (1 + e) = e * s.
+template <class T>
+inline T sigmoid(T z) {
+    T e = vm::exp(-std::fabs(z));
+    T s = T(1) / (T(1) + e);
+    return z >= T(0) ? s : e * s;
+}
+
+template <class T>
+inline T leaky(T z) { return z > T(0) ? z : T(leaky_relu_slope) * z; }
+
+// Apply f to every element of a row-major (n x m) block after adding b[i] to row i.
+template <class T, class F>
+inline void rows_map(const T* Z, const T* b, T* A, index n, index m, F f) {
+    for (index i = 0; i < n; ++i) {
+        const T bi = b ? b[i] : T(0);
+        const T* z = Z + i * m;
+        T* a = A + i * m;
+#pragma omp simd
+        for (index j = 0; j < m; ++j) a[j] = f(z[j] + bi);
+    }
+}
+
+template <class T, class F>
+inline void zip_map(const T* x, const T* y, T* out, index count, F f) {
+#pragma omp simd
+    for (index k = 0; k < count; ++k) out[k] = f(x[k], y[k]);
+}
+
+}  // namespace
+
+template <class T>
+NN_KERNEL void activation_forward(Activation g, const T* Z, const T* b, T* A, index n, index m) {
+    switch (g) {
+        case Activation::sigmoid: rows_map(Z, b, A, n, m, [](T z) { return sigmoid(z); }); break;
+        case Activation::tanh: rows_map(Z, b, A, n, m, [](T z) { return vm::tanh(z); }); break;
+        case Activation::relu: rows_map(Z, b, A, n, m, [](T z) { return z > T(0) ? z : T(0); }); break;
+        case Activation::leaky_relu: rows_map(Z, b, A, n, m, [](T z) { return leaky(z); }); break;
+        case Activation::linear: rows_map(Z, b, A, n, m, [](T z) { return z; }); break;
+    }
+}
+
+template <class T>
+NN_KERNEL void activation_backward(Activation g, const T* dA, const T* Z, T* dZ, index count) {
+    switch (g) {
+        case Activation::sigmoid:
+            // s (1 - s) = e / (1 + e)^2 with e = exp(-|z|): no cancellation in 1 - s when s is near 1.
+            zip_map(dA, Z, dZ, count, [](T da, T z) {
+                T e = vm::exp(-std::fabs(z));
+                T r = T(1) / (T(1) + e);
+                return da * (e * r * r);
+            });
+            break;
+        case Activation::tanh:
+            zip_map(dA, Z, dZ, count, [](T da, T z) { T t = vm::tanh(z); return da * (T(1) - t * t); });
+            break;
+        case Activation::relu:
+            zip_map(dA, Z, dZ, count, [](T da, T z) { return z > T(0) ? da : T(0); });
+            break;
+        case Activation::leaky_relu:
+            zip_map(dA, Z, dZ, count, [](T da, T z) { return z > T(0) ? da : da * T(leaky_relu_slope); });
+            break;
+        case Activation::linear:
+            zip_map(dA, Z, dZ, count, [](T da, T) { return da; });
+            break;
+    }
+}
+
+template <class T>
+NN_KERNEL void activation_backward_from_output(Activation g, const T* dA, const T* A, T* dZ, index count) {
+    switch (g) {
+        case Activation::sigmoid:
+            zip_map(dA, A, dZ, count, [](T da, T a) { return da * (a * (T(1) - a)); });
+            break;
+        case Activation::tanh:
+            zip_map(dA, A, dZ, count, [](T da, T a) { return da * (T(1) - a * a); });
+            break;
+        case Activation::relu:
+            zip_map(dA, A, dZ, count, [](T da, T a) { return a > T(0) ? da : T(0); });
+            break;
+        case Activation::leaky_relu:
+            zip_map(dA, A, dZ, count, [](T da, T a) { return a > T(0) ? da : da * T(leaky_relu_slope); });
+            break;
+        case Activation::linear:
+            zip_map(dA, A, dZ, count, [](T da, T) { return da; });
+            break;
+    }
+}
+
+template void activation_forward<double>(Activation, const double*, const double*, double*, index, index);
+template void activation_forward<float>(Activation, const float*, const float*, float*, index, index);
+template void activation_backward<double>(Activation, const double*, const double*, double*, index);
+template void activation_backward<float>(Activation, const float*, const float*, float*, index);
+template void activation_backward_from_output<double>(Activation, const double*, const double*, double*, index);
+template void activation_backward_from_output<float>(Activation, const float*, const float*, float*, index);
+
+}  // namespace nn

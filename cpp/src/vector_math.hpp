@@ -1,0 +1,44 @@
+#pragma once
+// Tell the compiler that glibc's libmvec has SIMD versions of these functions, so that the
+// `omp simd` loops in the kernels call them four or eight lanes at a time. glibc declares them only under
+// -ffast-math, which we do not use (it would change results); the redeclaration gives the same calls with
+// IEEE semantics elsewhere. Needs -fopenmp-simd.
+#include <cmath>
+
+extern "C" {
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+float expf(float);
+#pragma omp declare simd notinbranch
+double log(double);
+#pragma omp declare simd notinbranch
+float logf(float);
+#pragma omp declare simd notinbranch
+double log1p(double);
+#pragma omp declare simd notinbranch
+float log1pf(float);
+#pragma omp declare simd notinbranch
+double tanh(double);
+#pragma omp declare simd notinbranch
+float tanhf(float);
+}
+
+namespace nn::vm {
+inline double exp(double x) { return ::exp(x); }
+inline float exp(float x) { return ::expf(x); }
+inline double log(double x) { return ::log(x); }
+inline float log(float x) { return ::logf(x); }
+inline double log1p(double x) { return ::log1p(x); }
+inline float log1p(float x) { return ::log1pf(x); }
+inline double tanh(double x) { return ::tanh(x); }
+inline float tanh(float x) { return ::tanhf(x); }
+}  // namespace nn::vm
+
+// Compile each kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time: the module stays
+// portable and still uses the widest vectors the CPU has.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NN_NO_TARGET_CLONES)
+#define NN_KERNEL __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define NN_KERNEL
+#endif

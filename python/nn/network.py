@@ -1,0 +1,202 @@
+"""nn.Network: the L-layer network of the course, trained by the C++ core.
+
+The whole loop (forward, cost, backward, update) runs in C++ with the GIL released; control comes back to
+Python only at record points (cost history, progress bar, printing, callback).
+"""
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import _core
+from ._validation import (
+    check_activations,
+    check_dtype,
+    check_int,
+    check_layer_dims,
+    check_positive_float,
+    check_X,
+    check_Y,
+)
+from .init import initialize_parameters
+
+
+@dataclass
+class History:
+    """Costs of one `fit`: costs[k] is the cost at iteration iterations[k], computed before that
+    iteration's update; the last entry is the cost after the final iteration."""
+
+    iterations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    costs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    learning_rate: float = 0.0
+    seconds: float = 0.0
+
+    def __len__(self):
+        return len(self.costs)
+
+
+class Network:
+    """A fully connected network for binary classification, in the course's notation.
+
+    >>> net = Network([12288, 20, 7, 5, 1], hidden="relu", init="xavier", seed=1)
+    >>> hist = net.fit(X, Y, learning_rate=0.0075, iterations=2500)   # X (n_x, m), Y (1, m) of 0/1
+    >>> net.predict(X)                                                  # (1, m) of 0/1
+
+    `Network([n_x, 1], init="zeros")` is logistic regression.
+    """
+
+    def __init__(self, layer_dims, hidden="relu", activations=None, output="sigmoid", init="xavier", seed=None,
+                 dtype=np.float64):
+        self.layer_dims = check_layer_dims(layer_dims)
+        self.activations = check_activations(len(self.layer_dims) - 1, hidden, activations, output)
+        self.dtype = check_dtype(dtype)
+        self.init = init
+        self.seed = seed
+        self._core = getattr(_core, f"Network_{self.dtype.name}")(list(self.layer_dims), list(self.activations))
+        self.history_: Optional[History] = None
+        self.train_settings_: Optional[dict] = None
+        self.preprocessing = None
+        if init is not None:
+            self._core.set_params(initialize_parameters(self.layer_dims, init, seed, self.dtype))
+
+    @classmethod
+    def from_params(cls, params, hidden="relu", activations=None, output="sigmoid", dtype=None):
+        """A network starting from given [(W1, b1), ..., (WL, bL)]; layer sizes are read off the shapes."""
+        params = _check_params(params, dtype)
+        dims = [params[0][0].shape[1]] + [W.shape[0] for W, _ in params]
+        net = cls(dims, hidden=hidden, activations=activations, output=output, init=None,
+                  dtype=params[0][0].dtype)
+        net._core.set_params(params)
+        return net
+
+    @property
+    def params(self):
+        """[(W1, b1), ..., (WL, bL)] as new NumPy arrays (changing them does not change the network)."""
+        return [tuple(pair) for pair in self._core.get_params()]
+
+    def fit(self, X, Y, learning_rate=0.0075, iterations=2500, record_every=100, verbose=False,
+            print_every=None, callback: Optional[Callable] = None) -> History:
+        """Batch gradient descent on (X, Y), continuing from the current parameters.
+
+        X is (n_x, m), one column per example; Y is (1, m) of 0/1. The cost is recorded every `record_every`
+        iterations and after the last. `verbose` shows a progress bar, `print_every=k` prints the course's
+        "Cost after iteration i" lines, `callback(iteration, cost)` is called at each record point and may
+        return False to stop there. Ctrl-C stops after the iteration in progress (the parameters are those of
+        a completed iteration) and re-raises KeyboardInterrupt, with `history_` holding the costs so far.
+        """
+        X = check_X(X, self.layer_dims[0], self.dtype)
+        Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
+        learning_rate = check_positive_float(learning_rate, "learning_rate")
+        iterations = check_int(iterations, "iterations", 0)
+        record_every = check_int(record_every, "record_every", 1)
+        if print_every is not None:
+            print_every = check_int(print_every, "print_every", 1)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback: expected a callable (iteration, cost) -> bool or None, got {callback!r}")
+
+        recorded_at, costs = [], []
+        bar = _progress_bar(iterations) if verbose else None
+        start = time.perf_counter()
+        self.history_ = History(learning_rate=learning_rate)
+        try:
+            i = 0
+            while i < iterations:
+                n = _next_stop(i, iterations, record_every, print_every) - i
+                cost, done = self._core.train(X, Y, learning_rate, n)
+                if i % record_every == 0:
+                    recorded_at.append(i)
+                    costs.append(cost)
+                if print_every is not None and i % print_every == 0:
+                    print(f"Cost after iteration {i}: {cost}")
+                if bar is not None:
+                    bar.update(done)
+                    bar.set_postfix(cost=f"{cost:.6f}")
+                stop = callback is not None and i % record_every == 0 and callback(i, cost) is False
+                i += done
+                if stop:
+                    break
+            recorded_at.append(i)
+            costs.append(self._core.cost(X, Y))
+        finally:
+            seconds = time.perf_counter() - start
+            if bar is not None:
+                bar.close()
+            self._core.release_workspace()
+            self.history_ = History(np.array(recorded_at, dtype=np.int64), np.array(costs, dtype=np.float64),
+                                    learning_rate, seconds)
+            self.train_settings_ = {"learning_rate": learning_rate, "iterations": iterations,
+                                    "record_every": record_every, "seconds": seconds}
+        return self.history_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """A[L] = P(y = 1 | x), shape (1, m)."""
+        return self._core.predict_proba(check_X(X, self.layer_dims[0], self.dtype))
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 predictions, shape (1, m): 1 where the probability is above 0.5."""
+        return (self.predict_proba(X) > 0.5).astype(np.int64)
+
+    def cost(self, X, Y) -> float:
+        """Binary cross-entropy of the current parameters on (X, Y)."""
+        X = check_X(X, self.layer_dims[0], self.dtype)
+        Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
+        return float(self._core.cost(X, Y))
+
+    def save(self, path, overwrite=False):
+        """Write the network to a versioned .npz file (see nn.io); an existing file is kept unless overwrite."""
+        from .io import save
+
+        save(self, path, overwrite=overwrite)
+
+    def __repr__(self):
+        return (f"Network({list(self.layer_dims)}, activations={list(self.activations)}, "
+                f"dtype=np.{self.dtype.name})")
+
+
+def _next_stop(i, iterations, record_every, print_every):
+    """The next iteration after i at which the loop must come back to Python."""
+    stop = (i // record_every + 1) * record_every
+    if print_every is not None:
+        stop = min(stop, (i // print_every + 1) * print_every)
+    return min(stop, iterations)
+
+
+def _progress_bar(iterations):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=iterations, unit="it", desc="fit", file=sys.stderr, dynamic_ncols=True)
+
+
+def _check_params(params, dtype):
+    from ._validation import as_matrix, common_dtype
+
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__len__") or len(params) == 0:
+        raise TypeError("params: expected a non-empty list of (W, b) pairs")
+    pairs = []
+    for l, pair in enumerate(params, start=1):
+        if not hasattr(pair, "__len__") or len(pair) != 2:
+            raise TypeError(f"params[{l - 1}]: expected a (W{l}, b{l}) pair")
+        pairs.append((np.asarray(pair[0]), np.asarray(pair[1])))
+    if dtype is None:
+        kinds = {a.dtype for pair in pairs for a in pair}
+        if len(kinds) > 1:
+            raise TypeError(f"params: arrays have different dtypes {sorted(str(k) for k in kinds)}; pass dtype=")
+        dtype = common_dtype(*[a for pair in pairs for a in pair])
+    dtype = check_dtype(dtype)
+    out = []
+    for l, (W, b) in enumerate(pairs, start=1):
+        W = as_matrix(W, f"W{l}", dtype, "(n[l], n[l-1])")
+        if b.ndim == 1:
+            b = b.reshape(-1, 1)
+        b = np.ascontiguousarray(as_matrix(b, f"b{l}", dtype, "(n[l], 1)"))
+        if W.shape[0] == 0 or W.shape[1] == 0:
+            raise ValueError(f"W{l}: layer sizes must be positive, got shape {W.shape}")
+        if b.shape != (W.shape[0], 1):
+            raise ValueError(f"b{l}: expected shape ({W.shape[0]}, 1) to match W{l} {W.shape}, got {b.shape}")
+        if out and W.shape[1] != out[-1][0].shape[0]:
+            raise ValueError(f"W{l}: expected {out[-1][0].shape[0]} columns (the size of layer {l - 1}), "
+                             f"got shape {W.shape}")
+        out.append((W, b))
+    return out
