@@ -202,6 +202,7 @@ class PyNetwork {
 
     py::list get_params() {
         Exclusive ex(mu_);
+        sync_params();
         py::list params;
         for (const auto& layer : net_.layers()) {
             Array<T> W = new_matrix<T>(layer.n, layer.n_prev);
@@ -216,6 +217,7 @@ class PyNetwork {
     // All shapes are checked before anything is written, so a bad list leaves the parameters as they were.
     void set_params(const std::vector<std::pair<Array<T>, Array<T>>>& params) {
         Exclusive ex(mu_);
+        if (fit_.Y) throw std::runtime_error("cannot set parameters while a fit is in progress");
         auto& layers = net_.layers();
         if (params.size() != layers.size())
             throw std::invalid_argument("params: expected " + std::to_string(layers.size()) + " (W, b) pairs");
@@ -236,14 +238,27 @@ class PyNetwork {
         }
     }
 
+    // A fit is begin_fit, train (as many times as there are record points), fit_cost, end_fit. Between
+    // begin_fit and end_fit the network keeps references to X and Y and its workspace, allocated here once.
+    void begin_fit(const Array<T>& X_a, const Array<T>& Y_a, double learning_rate, bool gram) {
+        Exclusive ex(mu_);
+        end_fit_locked();
+        auto X = view(X_a, "X");
+        auto Y = check_xy(X, Y_a);
+        py::gil_scoped_release release;
+        ws_ = net_.make_workspace(X.cols);
+        if (gram) net_.begin_gram(X, static_cast<T>(learning_rate), ws_);
+        // Only now, with every allocation done, does the fit hold the arrays.
+        py::gil_scoped_acquire acquire;
+        fit_ = Fit{X_a, Y_a, X, Y.data, static_cast<T>(learning_rate)};
+    }
+
     // Runs `iterations` training iterations with the GIL released; returns (cost before the first update,
     // iterations completed). Ctrl-C is noticed within ~50 ms: the loop stops after the iteration in progress
     // and KeyboardInterrupt is raised, leaving the parameters of that completed iteration.
-    py::tuple train(const Array<T>& X_a, const Array<T>& Y_a, double learning_rate, std::int64_t iterations) {
+    py::tuple train(std::int64_t iterations) {
         Exclusive ex(mu_);
-        auto X = view(X_a, "X");
-        auto Y = check_xy(X, Y_a);
-        if (ws_.m != X.cols) ws_ = net_.make_workspace(X.cols);  // once per fit: m is fixed within a fit
+        require_fit();
         using clock = std::chrono::steady_clock;
         auto last_check = clock::now();
         bool interrupted = false;
@@ -259,14 +274,30 @@ class PyNetwork {
         double first_cost = 0.0;
         {
             py::gil_scoped_release release;
-            first_cost = net_.train(X, Y.data, static_cast<T>(learning_rate), iterations, ws_, stop, done);
+            first_cost = net_.train(fit_.X, fit_.Y, fit_.learning_rate, iterations, ws_, stop, done);
         }
         if (interrupted) throw py::error_already_set();
         return py::make_tuple(first_cost, done);
     }
 
+    // Cost of the current parameters on the fit's data, through the fit's workspace (and Gram state).
+    double fit_cost() {
+        Exclusive ex(mu_);
+        require_fit();
+        py::gil_scoped_release release;
+        net_.forward(fit_.X, ws_);
+        return net_.cost(ws_, fit_.Y);
+    }
+
+    // Forms W[1] if the Gram path deferred it, frees the workspace and lets go of X and Y.
+    void end_fit() {
+        Exclusive ex(mu_);
+        end_fit_locked();
+    }
+
     double cost(const Array<T>& X_a, const Array<T>& Y_a) {
         Exclusive ex(mu_);
+        sync_params();
         auto X = view(X_a, "X");
         auto Y = check_xy(X, Y_a);
         py::gil_scoped_release release;
@@ -277,6 +308,7 @@ class PyNetwork {
 
     Array<T> predict_proba(const Array<T>& X_a) {
         Exclusive ex(mu_);
+        sync_params();
         auto X = view(X_a, "X");
         expect_shape(X, net_.layer_dims()[0], X.cols, "X");
         Array<T> AL = new_matrix<T>(net_.layer_dims().back(), X.cols);
@@ -286,12 +318,6 @@ class PyNetwork {
         net_.forward(X, ws);
         std::memcpy(out, ws.A.back().data(), ws.A.back().size() * sizeof(T));
         return AL;
-    }
-
-    // Frees the training buffers (kept between calls of one fit).
-    void release_workspace() {
-        Exclusive ex(mu_);
-        ws_ = nn::Workspace<T>{};
     }
 
     std::vector<idx> layer_dims() const { return net_.layer_dims(); }
@@ -311,8 +337,31 @@ class PyNetwork {
         return Y;
     }
 
+    struct Fit {
+        py::object X_obj, Y_obj;  // keep the arrays alive while views of them are in use
+        Matrix<const T> X;
+        const T* Y = nullptr;
+        T learning_rate = 0;
+    };
+
+    void require_fit() const {
+        if (!fit_.Y) throw std::runtime_error("no fit in progress: call begin_fit first");
+    }
+
+    // Parameters handed out while a Gram fit runs must be the current ones: form W[1] first.
+    void sync_params() {
+        if (fit_.Y) net_.materialize_gram(fit_.X, ws_);
+    }
+
+    void end_fit_locked() {
+        sync_params();
+        ws_ = nn::Workspace<T>{};
+        fit_ = Fit{};
+    }
+
     nn::Network<T> net_;
     nn::Workspace<T> ws_;
+    Fit fit_;
     std::mutex mu_;
 };
 
@@ -336,11 +385,13 @@ void bind_dtype(py::module_& m, const char* suffix) {
              py::arg("activations"))
         .def("get_params", &PyNetwork<T>::get_params)
         .def("set_params", &PyNetwork<T>::set_params, py::arg("params"))
-        .def("train", &PyNetwork<T>::train, py::arg("X").noconvert(), py::arg("Y").noconvert(),
-             py::arg("learning_rate"), py::arg("iterations"))
+        .def("begin_fit", &PyNetwork<T>::begin_fit, py::arg("X").noconvert(), py::arg("Y").noconvert(),
+             py::arg("learning_rate"), py::arg("gram"))
+        .def("train", &PyNetwork<T>::train, py::arg("iterations"))
+        .def("fit_cost", &PyNetwork<T>::fit_cost)
+        .def("end_fit", &PyNetwork<T>::end_fit)
         .def("cost", &PyNetwork<T>::cost, py::arg("X").noconvert(), py::arg("Y").noconvert())
         .def("predict_proba", &PyNetwork<T>::predict_proba, py::arg("X").noconvert())
-        .def("release_workspace", &PyNetwork<T>::release_workspace)
         .def_property_readonly("layer_dims", &PyNetwork<T>::layer_dims);
 }
 

@@ -13,6 +13,7 @@ import numpy as np
 from . import _core
 from ._validation import (
     check_activations,
+    check_name,
     check_dtype,
     check_int,
     check_layer_dims,
@@ -56,6 +57,7 @@ class Network:
         self.seed = seed
         self._core = getattr(_core, f"Network_{self.dtype.name}")(list(self.layer_dims), list(self.activations))
         self.history_: Optional[History] = None
+        self.first_layer_: Optional[str] = None
         self.train_settings_: Optional[dict] = None
         self.preprocessing = None
         if init is not None:
@@ -77,7 +79,7 @@ class Network:
         return [tuple(pair) for pair in self._core.get_params()]
 
     def fit(self, X, Y, learning_rate=0.0075, iterations=2500, record_every=100, verbose=False,
-            print_every=None, callback: Optional[Callable] = None) -> History:
+            print_every=None, callback: Optional[Callable] = None, first_layer="auto") -> History:
         """Batch gradient descent on (X, Y), continuing from the current parameters.
 
         X is (n_x, m), one column per example; Y is (1, m) of 0/1. The cost is recorded every `record_every`
@@ -85,6 +87,10 @@ class Network:
         "Cost after iteration i" lines, `callback(iteration, cost)` is called at each record point and may
         return False to stop there. Ctrl-C stops after the iteration in progress (the parameters are those of
         a completed iteration) and re-raises KeyboardInterrupt, with `history_` holding the costs so far.
+
+        `first_layer`: "primal" trains W[1] directly; "gram" carries the first layer in Gram space
+        (G = X^T X, exact, much less work when examples are fewer than features; see gram.hpp); "auto" picks
+        the one that does less work. Both give the same parameters up to rounding.
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
@@ -95,16 +101,21 @@ class Network:
             print_every = check_int(print_every, "print_every", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable (iteration, cost) -> bool or None, got {callback!r}")
+        check_name(first_layer, "first_layer", ("auto", "gram", "primal"))
+        if first_layer == "auto":
+            first_layer = choose_first_layer(self.layer_dims, X.shape[1], iterations)
+        self.first_layer_ = first_layer
 
         recorded_at, costs = [], []
         bar = _progress_bar(iterations) if verbose else None
         start = time.perf_counter()
         self.history_ = History(learning_rate=learning_rate)
         try:
+            self._core.begin_fit(X, Y, learning_rate, first_layer == "gram")
             i = 0
             while i < iterations:
                 n = _next_stop(i, iterations, record_every, print_every) - i
-                cost, done = self._core.train(X, Y, learning_rate, n)
+                cost, done = self._core.train(n)
                 if i % record_every == 0:
                     recorded_at.append(i)
                     costs.append(cost)
@@ -118,16 +129,17 @@ class Network:
                 if stop:
                     break
             recorded_at.append(i)
-            costs.append(self._core.cost(X, Y))
+            costs.append(self._core.fit_cost())
         finally:
+            self._core.end_fit()
             seconds = time.perf_counter() - start
             if bar is not None:
                 bar.close()
-            self._core.release_workspace()
             self.history_ = History(np.array(recorded_at, dtype=np.int64), np.array(costs, dtype=np.float64),
                                     learning_rate, seconds)
             self.train_settings_ = {"learning_rate": learning_rate, "iterations": iterations,
-                                    "record_every": record_every, "seconds": seconds}
+                                    "record_every": record_every, "first_layer": first_layer,
+                                    "seconds": seconds}
         return self.history_
 
     def predict_proba(self, X) -> np.ndarray:
@@ -153,6 +165,19 @@ class Network:
     def __repr__(self):
         return (f"Network({list(self.layer_dims)}, activations={list(self.activations)}, "
                 f"dtype=np.{self.dtype.name})")
+
+
+def choose_first_layer(layer_dims, m, iterations):
+    """"gram" when it does clearly less work over the whole fit than "primal", counting multiply-adds.
+
+    Per iteration the primal first layer costs 2 n1 n_x m (W1 X and dZ1 X^T), the Gram one n1 m^2 (S G);
+    the Gram path also pays once for G = X^T X (n_x m^2), L0 = W1 X and forming W1 at the end (n1 n_x m each).
+    The factor 2 leaves room for the Gram path's extra passes over (n1 x m) buffers.
+    """
+    n_x, n1 = layer_dims[0], layer_dims[1]
+    primal = 2 * n1 * n_x * m * iterations
+    gram = n1 * m * m * iterations + n_x * m * m + 2 * n1 * n_x * m
+    return "gram" if 2 * gram < primal else "primal"
 
 
 def _next_stop(i, iterations, record_every, print_every):

@@ -13,6 +13,7 @@
 
 #include "nn/activations.hpp"
 #include "nn/dense.hpp"
+#include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
 
@@ -37,6 +38,7 @@ struct Workspace {
     std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
     std::vector<T> ZL;              // Z[L], kept for the stable cost
     std::vector<T> dA;              // W[l]^T dZ[l] for l >= 2, (max n[l-1] x m)
+    GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
 };
 
 template <class T>
@@ -80,19 +82,23 @@ class Network {
     }
 
     // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1; Z[L] = W[L] A[L-1] + b[L]; A[L] = sigmoid(Z[L]).
+    // With the Gram first layer, W[1] X comes from the Gram state instead of a product with X.
     void forward(Matrix<const T> X, Workspace<T>& ws) const {
         check_input(X, ws);
         Matrix<const T> A_prev = X;
         for (index l = 0; l < L(); ++l) {
             const Layer<T>& layer = layers_[l];
+            const bool output = l + 1 == L();
             Matrix<T> A(ws.A[l].data(), layer.n, ws.m);
-            if (l + 1 < L()) {
-                dense_forward<T>(layer.W_mat(), layer.b.data(), A_prev, layer.g, A);
-            } else {
-                Matrix<T> ZL(ws.ZL.data(), layer.n, ws.m);
-                dense_forward<T>(layer.W_mat(), layer.b.data(), A_prev, Activation::linear, ZL);
-                activation_forward<T>(layer.g, ZL.data, nullptr, A.data, 1, A.size());
-            }
+            Matrix<T> Z = output ? Matrix<T>(ws.ZL.data(), layer.n, ws.m) : A;  // hidden layers: Z in place
+            if (l == 0 && ws.gram.active)
+                ws.gram.pre_activation(Z.data);
+            else
+                blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), Z);
+            // bias and activation in one pass; the output keeps Z for the stable cost
+            activation_forward<T>(output ? Activation::linear : layer.g, Z.data, layer.b.data(), Z.data, layer.n,
+                                  ws.m);
+            if (output) activation_forward<T>(layer.g, Z.data, nullptr, A.data, 1, A.size());
             A_prev = A;
         }
     }
@@ -113,7 +119,10 @@ class Network {
             Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
             Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
             Matrix<T> dA_prev = l == 0 ? Matrix<T>() : Matrix<T>(ws.dA.data(), layer.n_prev, ws.m);
-            dense_backward<T>(dZ_mat, A_prev, layer.W_mat(), dW, layer.db.data(), dA_prev);
+            if (l == 0 && ws.gram.active)  // dW[1] is never formed: step() folds dZ[1] into the Gram state
+                row_sums<T>(dZ_mat, T(1) / static_cast<T>(ws.m), layer.db.data());
+            else
+                dense_backward<T>(dZ_mat, A_prev, layer.W_mat(), dW, layer.db.data(), dA_prev);
             if (l > 0) {
                 // dZ[l-1] = dA[l-1] * g'(Z[l-1]), written over A[l-1] which backward no longer needs.
                 T* A_prev_data = ws.A[l - 1].data();
@@ -123,12 +132,28 @@ class Network {
         }
     }
 
-    // Gradient descent: W -= learning_rate dW, b -= learning_rate db.
-    void step(T learning_rate) {
-        for (auto& layer : layers_) {
-            axpy_neg(learning_rate, layer.dW, layer.W);
+    // Gradient descent: W -= learning_rate dW, b -= learning_rate db. With the Gram first layer, W[1]'s
+    // step is recorded as S += dZ[1] (dZ[1] is still in A[1] after backward).
+    void step(T learning_rate, Workspace<T>& ws) {
+        for (index l = 0; l < L(); ++l) {
+            Layer<T>& layer = layers_[l];
+            if (l == 0 && ws.gram.active)
+                ws.gram.accumulate(ws.A[0].data());
+            else
+                axpy_neg(learning_rate, layer.dW, layer.W);
             axpy_neg(learning_rate, layer.db, layer.b);
         }
+    }
+
+    // Start the Gram first layer for a fit on X at this learning rate (W[1] is then kept as W[1]_0 and S).
+    void begin_gram(Matrix<const T> X, T learning_rate, Workspace<T>& ws) {
+        check_input(X, ws);
+        ws.gram.begin(X, layers_[0].W_mat(), learning_rate);
+    }
+
+    // Write the current W[1] = W[1]_0 - (lr/m) S X^T into the parameters (the Gram state stays valid).
+    void materialize_gram(Matrix<const T> X, const Workspace<T>& ws) {
+        if (ws.gram.active) ws.gram.materialize(X, layers_[0].W.data());
     }
 
     // `iterations` rounds of forward, backward, step on (X, Y). Returns the cost of the first round (computed
@@ -142,7 +167,7 @@ class Network {
             forward(X, ws);
             if (i == 0) first_cost = cost(ws, Y);
             backward(X, Y, ws);
-            step(learning_rate);
+            step(learning_rate, ws);
             done = i + 1;
             if (stop && stop()) break;
         }
