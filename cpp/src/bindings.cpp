@@ -254,8 +254,9 @@ class PyNetwork {
     }
 
     // Runs `iterations` training iterations with the GIL released; returns (cost before the first update,
-    // iterations completed). Ctrl-C is noticed within ~50 ms: the loop stops after the iteration in progress
-    // and KeyboardInterrupt is raised, leaving the parameters of that completed iteration.
+    // iterations completed, whether a non-finite cost stopped it, whether the step before it was undone).
+    // Ctrl-C is noticed within ~50 ms: the loop stops after the iteration in progress and KeyboardInterrupt
+    // is raised, leaving the parameters of that completed iteration.
     py::tuple train(std::int64_t iterations) {
         Exclusive ex(mu_);
         require_fit();
@@ -270,14 +271,13 @@ class PyNetwork {
             interrupted = PyErr_CheckSignals() != 0;
             return interrupted;
         };
-        std::int64_t done = 0;
-        double first_cost = 0.0;
+        nn::TrainResult r;
         {
             py::gil_scoped_release release;
-            first_cost = net_.train(fit_.X, fit_.Y, fit_.learning_rate, iterations, ws_, stop, done);
+            r = net_.train(fit_.X, fit_.Y, fit_.learning_rate, iterations, ws_, stop);
         }
         if (interrupted) throw py::error_already_set();
-        return py::make_tuple(first_cost, done);
+        return py::make_tuple(r.first_cost, r.done, r.diverged, r.reverted);
     }
 
     // Cost of the current parameters on the fit's data, through the fit's workspace (and Gram state).

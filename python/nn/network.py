@@ -87,6 +87,8 @@ class Network:
         "Cost after iteration i" lines, `callback(iteration, cost)` is called at each record point and may
         return False to stop there. Ctrl-C stops after the iteration in progress (the parameters are those of
         a completed iteration) and re-raises KeyboardInterrupt, with `history_` holding the costs so far.
+        If the cost becomes NaN or infinite, fit raises FloatingPointError naming the iteration and keeps
+        the parameters of the iteration before it.
 
         `first_layer`: "primal" trains W[1] directly; "gram" carries the first layer in Gram space
         (G = X^T X, exact, much less work when examples are fewer than features; see gram.hpp); "auto" picks
@@ -115,7 +117,9 @@ class Network:
             i = 0
             while i < iterations:
                 n = _next_stop(i, iterations, record_every, print_every) - i
-                cost, done = self._core.train(n)
+                cost, done, diverged, reverted = self._core.train(n)
+                if diverged:
+                    raise FloatingPointError(_divergence_message(i + done, reverted, learning_rate))
                 if i % record_every == 0:
                     recorded_at.append(i)
                     costs.append(cost)
@@ -123,7 +127,7 @@ class Network:
                     print(f"Cost after iteration {i}: {cost}")
                 if bar is not None:
                     bar.update(done)
-                    bar.set_postfix(cost=f"{cost:.6f}")
+                    bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
                 stop = callback is not None and i % record_every == 0 and callback(i, cost) is False
                 i += done
                 if stop:
@@ -165,6 +169,13 @@ class Network:
     def __repr__(self):
         return (f"Network({list(self.layer_dims)}, activations={list(self.activations)}, "
                 f"dtype=np.{self.dtype.name})")
+
+
+def _divergence_message(iteration, reverted, learning_rate):
+    kept = (f"the network keeps the parameters of iteration {iteration - 1}, whose cost was finite" if reverted
+            else "the parameters are unchanged")
+    return (f"fit: the cost is NaN or infinite at iteration {iteration} (is learning_rate={learning_rate} too "
+            f"large?); {kept}")
 
 
 def choose_first_layer(layer_dims, m, iterations):

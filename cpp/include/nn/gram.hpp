@@ -25,6 +25,7 @@ struct GramFirstLayer {
     std::vector<T> G;        // X^T X            (m x m)
     std::vector<T> L0;       // W1_0 X           (n1 x m)
     std::vector<T> S;        // sum of dZ1       (n1 x m)
+    std::vector<T> S_prev;   // S before the last accumulate, for undo()
     std::vector<T> W0;       // W1 at the start  (n1 x n_x)
 
     // Allocates and forms G and L0 from the current W1. Called once per fit, before the first iteration.
@@ -36,6 +37,7 @@ struct GramFirstLayer {
         G.assign(static_cast<std::size_t>(m * m), T(0));
         L0.assign(static_cast<std::size_t>(n1 * m), T(0));
         S.assign(static_cast<std::size_t>(n1 * m), T(0));
+        S_prev.assign(static_cast<std::size_t>(n1 * m), T(0));
         W0.assign(W1.data, W1.data + n1 * n_x);
         blas::gemm<T>(T(1), X.t(), X, T(0), Matrix<T>(G.data(), m, m));
         blas::gemm<T>(T(1), Matrix<const T>(W0.data(), n1, n_x), X, T(0), Matrix<T>(L0.data(), n1, m));
@@ -50,12 +52,17 @@ struct GramFirstLayer {
     }
 
     // The gradient step of W1, recorded rather than applied: S += dZ1.   dZ1 (n1 x m)
+    // Written into the spare buffer and swapped, so undo() can return to the previous S exactly.
     void accumulate(const T* dZ1) {
-        T* s = S.data();
+        const T* s = S.data();
+        T* out = S_prev.data();
         const std::size_t count = S.size();
 #pragma omp simd
-        for (std::size_t k = 0; k < count; ++k) s[k] += dZ1[k];
+        for (std::size_t k = 0; k < count; ++k) out[k] = s[k] + dZ1[k];
+        S.swap(S_prev);
     }
+
+    void undo() { S.swap(S_prev); }
 
     // W1 = W1_0 - (lr/m) S X^T, written into W1 (n1 x n_x, row-major).
     void materialize(Matrix<const T> X, T* W1) const {

@@ -39,6 +39,18 @@ struct Workspace {
     std::vector<T> ZL;              // Z[L], kept for the stable cost
     std::vector<T> dA;              // W[l]^T dZ[l] for l >= 2, (max n[l-1] x m)
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
+    // The step writes W - lr dW into a spare buffer and swaps, so the parameters before the last step are
+    // still at hand (for free) when the next forward pass finds a non-finite cost.
+    std::vector<std::vector<T>> W_spare, b_spare;
+    bool has_previous = false;
+};
+
+// What a call of Network::train did.
+struct TrainResult {
+    double first_cost = 0.0;   // cost of the first iteration, before its step
+    std::int64_t done = 0;     // steps taken and kept
+    bool diverged = false;     // the cost of iteration `done` (counted from the call's start) was not finite
+    bool reverted = false;     // ... and the step that led there was undone
 };
 
 template <class T>
@@ -74,6 +86,8 @@ class Network {
         index max_hidden = 0;
         for (const auto& layer : layers_) {
             ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
+            ws.W_spare.emplace_back(layer.W.size());
+            ws.b_spare.emplace_back(layer.b.size());
             if (&layer != &layers_.back()) max_hidden = std::max(max_hidden, layer.n);
         }
         ws.ZL.resize(static_cast<std::size_t>(layers_.back().n * m));
@@ -132,17 +146,44 @@ class Network {
         }
     }
 
-    // Gradient descent: W -= learning_rate dW, b -= learning_rate db. With the Gram first layer, W[1]'s
-    // step is recorded as S += dZ[1] (dZ[1] is still in A[1] after backward).
+    // Gradient descent: W -= learning_rate dW, b -= learning_rate db, each written into the spare buffer
+    // which then becomes current. With the Gram first layer, W[1]'s step is recorded as S += dZ[1]
+    // (dZ[1] is still in A[1] after backward).
     void step(T learning_rate, Workspace<T>& ws) {
         for (index l = 0; l < L(); ++l) {
             Layer<T>& layer = layers_[l];
-            if (l == 0 && ws.gram.active)
+            if (l == 0 && ws.gram.active) {
                 ws.gram.accumulate(ws.A[0].data());
-            else
-                axpy_neg(learning_rate, layer.dW, layer.W);
-            axpy_neg(learning_rate, layer.db, layer.b);
+            } else {
+                subtract_scaled(layer.W, learning_rate, layer.dW, ws.W_spare[l]);
+                layer.W.swap(ws.W_spare[l]);
+            }
+            subtract_scaled(layer.b, learning_rate, layer.db, ws.b_spare[l]);
+            layer.b.swap(ws.b_spare[l]);
         }
+        ws.has_previous = true;
+    }
+
+    // Back to the parameters before the last step (exactly: they were never overwritten).
+    void undo_step(Workspace<T>& ws) {
+        for (index l = 0; l < L(); ++l) {
+            if (l == 0 && ws.gram.active)
+                ws.gram.undo();
+            else
+                layers_[l].W.swap(ws.W_spare[l]);
+            layers_[l].b.swap(ws.b_spare[l]);
+        }
+        ws.has_previous = false;
+    }
+
+    // Whether the last forward pass gave a finite cost: the cost is finite exactly when Z[L] is.
+    bool finite_output(const Workspace<T>& ws) const {
+        double sum = 0.0;
+        const T* z = ws.ZL.data();
+        const std::size_t count = ws.ZL.size();
+#pragma omp simd reduction(+ : sum)
+        for (std::size_t k = 0; k < count; ++k) sum += static_cast<double>(z[k]) * 0.0;  // NaN for inf and NaN
+        return sum == 0.0;
     }
 
     // Start the Gram first layer for a fit on X at this learning rate (W[1] is then kept as W[1]_0 and S).
@@ -156,31 +197,40 @@ class Network {
         if (ws.gram.active) ws.gram.materialize(X, layers_[0].W.data());
     }
 
-    // `iterations` rounds of forward, backward, step on (X, Y). Returns the cost of the first round (computed
-    // before its step). `stop` is asked after every finished round; when it says true the loop ends there, so
-    // the parameters are always those of a completed iteration. `done` receives the rounds completed.
-    double train(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations, Workspace<T>& ws,
-                 const std::function<bool()>& stop, std::int64_t& done) {
-        double first_cost = 0.0;
-        done = 0;
+    // `iterations` rounds of forward, backward, step on (X, Y). `stop` is asked after every finished round;
+    // when it says true the loop ends there, so the parameters are always those of a completed iteration.
+    // A forward pass with a non-finite cost ends the loop too, and the step that led to it is undone.
+    TrainResult train(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations, Workspace<T>& ws,
+                      const std::function<bool()>& stop) {
+        TrainResult r;
         for (std::int64_t i = 0; i < iterations; ++i) {
             forward(X, ws);
-            if (i == 0) first_cost = cost(ws, Y);
+            if (!finite_output(ws)) {
+                r.diverged = true;
+                if (ws.has_previous) {
+                    undo_step(ws);
+                    r.reverted = true;
+                }
+                break;
+            }
+            if (i == 0) r.first_cost = cost(ws, Y);
             backward(X, Y, ws);
             step(learning_rate, ws);
-            done = i + 1;
+            r.done = i + 1;
             if (stop && stop()) break;
         }
-        return first_cost;
+        return r;
     }
 
    private:
-    static void axpy_neg(T alpha, const std::vector<T>& x, std::vector<T>& y) {
-        const T* xp = x.data();
-        T* yp = y.data();
-        const std::size_t n = y.size();
+    // out = P - alpha dP
+    static void subtract_scaled(const std::vector<T>& P, T alpha, const std::vector<T>& dP, std::vector<T>& out) {
+        const T* p = P.data();
+        const T* dp = dP.data();
+        T* o = out.data();
+        const std::size_t n = P.size();
 #pragma omp simd
-        for (std::size_t k = 0; k < n; ++k) yp[k] -= alpha * xp[k];
+        for (std::size_t k = 0; k < n; ++k) o[k] = p[k] - alpha * dp[k];
     }
 
     void check_input(Matrix<const T> X, const Workspace<T>& ws) const {
