@@ -1,0 +1,58 @@
+"""Comparison helpers shared by the tests."""
+
+import numpy as np
+
+TINY = np.finfo(np.float64).tiny
+
+
+def relative_error(actual, expected, scale=0.0):
+    """max|actual - expected| / max(max|expected|, scale, tiny), computed in float64."""
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(expected, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), scale, TINY))
+
+
+def assert_close(actual, expected, rtol, what="value", scale=0.0):
+    """Assert that `actual` matches `expected` normwise, in the max norm:
+
+        max|actual - expected| <= rtol * max(max|expected|, scale, tiny)
+
+    i.e. the largest error measured against the largest reference entry (so elements that
+    cancel to ~0 are judged on the scale of the whole array, as BLAS error bounds are).
+    `scale` (default 0) lets a caller state a larger natural scale when the result can be
+    much smaller than its inputs (e.g. dZ = dA * g'(Z) with g' computed to absolute accuracy).
+    Shapes must be equal; NaN or inf in `actual` fails. The failure message gives the
+    measured relative error and the worst element.
+    """
+    a = np.asarray(actual)
+    b = np.asarray(expected)
+    assert a.shape == b.shape, f"{what}: shape {a.shape} != expected {b.shape}"
+    assert a.size > 0, f"{what}: empty array"
+    assert np.all(np.isfinite(a)), f"{what}: non-finite entries in actual: {a!r}"
+    err = relative_error(a, b, scale)
+    if not err <= rtol:
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        idx = np.unravel_index(np.argmax(diff), diff.shape)
+        raise AssertionError(
+            f"{what}: relative error {err:.3e} > rtol {rtol:.1e} "
+            f"(worst at {idx}: actual {a[idx]!r}, expected {b[idx]!r}; max|expected| = {np.max(np.abs(b)):.6g}"
+            + (f", scale = {scale:.6g})" if scale else ")")
+        )
+
+
+def assert_params_close(actual, expected, rtol, what="params"):
+    """assert_close on every W and b of two parameter lists [(W, b), ...]."""
+    assert len(actual) == len(expected), f"{what}: {len(actual)} layers != expected {len(expected)}"
+    for l, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected), start=1):
+        assert_close(W, W_ref, rtol, f"{what} W{l}")
+        assert_close(b, b_ref, rtol, f"{what} b{l}")
+
+
+def assert_published(actual, expected, decimals, what="value"):
+    """A value printed with `decimals` decimals holds to half a unit in the last place: 0.5 * 10**-decimals."""
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(expected, dtype=np.float64)
+    assert a.shape == b.shape, f"{what}: shape {a.shape} != published {b.shape}"
+    atol = 0.5 * 10.0 ** -decimals
+    err = float(np.max(np.abs(a - b)))
+    assert err <= atol, f"{what}: max abs error {err:.3e} > {atol:.0e}\nactual    {a!r}\npublished {b!r}"
