@@ -9,11 +9,11 @@
 # covers layouts where the two packages are installed apart).
 import scipy_openblas32  # noqa: F401
 
-from . import _core, functional, reference  # noqa: F401
+from . import _core, datasets, functional, io, preprocessing, reference  # noqa: F401
 from .network import History, Network
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "functional", "reference", "load"]
+__all__ = ["Network", "History", "functional", "reference", "datasets", "preprocessing", "io", "load"]
 
 
 def load(path):
