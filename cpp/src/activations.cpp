@@ -6,13 +6,7 @@
 namespace nn {
 namespace {
 
-// Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0, e / (1 + e) = e * s.
-template <class T>
-inline T sigmoid(T z) {
-    T e = vm::exp(-std::fabs(z));
-    T s = T(1) / (T(1) + e);
-    return z >= T(0) ? s : e * s;
-}
+using vm::sigmoid;
 
 template <class T>
 inline T leaky(T z) { return z > T(0) ? z : T(leaky_relu_slope) * z; }

@@ -301,9 +301,7 @@ class PyNetwork {
         auto X = view(X_a, "X");
         auto Y = check_xy(X, Y_a);
         py::gil_scoped_release release;
-        auto ws = net_.make_workspace(X.cols);
-        net_.forward(X, ws);
-        return net_.cost(ws, Y.data);
+        return net_.evaluate(X, Y.data, nullptr);
     }
 
     Array<T> predict_proba(const Array<T>& X_a) {
@@ -314,9 +312,7 @@ class PyNetwork {
         Array<T> AL = new_matrix<T>(net_.layer_dims().back(), X.cols);
         T* out = AL.mutable_data();
         py::gil_scoped_release release;
-        auto ws = net_.make_workspace(X.cols);
-        net_.forward(X, ws);
-        std::memcpy(out, ws.A.back().data(), ws.A.back().size() * sizeof(T));
+        net_.evaluate(X, nullptr, out);
         return AL;
     }
 

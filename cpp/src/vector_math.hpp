@@ -33,6 +33,14 @@ inline double log1p(double x) { return ::log1p(x); }
 inline float log1p(float x) { return ::log1pf(x); }
 inline double tanh(double x) { return ::tanh(x); }
 inline float tanh(float x) { return ::tanhf(x); }
+
+// Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0, e / (1 + e) = e * s.
+template <class T>
+inline T sigmoid(T z) {
+    T e = exp(-std::fabs(z));
+    T s = T(1) / (T(1) + e);
+    return z >= T(0) ? s : e * s;
+}
 }  // namespace nn::vm
 
 // Compile each kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time: the module stays

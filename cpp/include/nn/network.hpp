@@ -31,18 +31,18 @@ struct Layer {
 };
 
 // Buffers for one m, allocated once. A[l] holds g(Z[l]) after forward and is overwritten with dZ[l] by
-// backward (A[l] is no longer needed once dW[l+1] is formed), so each hidden layer costs one (n x m) buffer.
+// backward (A[l] is no longer needed once dW[l+1] is formed), so each layer costs one (n x m) buffer; the
+// output layer's buffer holds Z[L] (the stable cost needs Z, and A[L] = sigmoid(Z[L]) is folded into dZ[L]).
+// dA[l-1] = W[l]^T dZ[l] is formed a block of columns at a time, so it needs only a (max n[l-1] x block)
+// buffer: the workspace adds little beyond the activations that backpropagation must keep.
 template <class T>
 struct Workspace {
     index m = 0;
+    index block = 0;                // columns of dA formed at a time
     std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
-    std::vector<T> ZL;              // Z[L], kept for the stable cost
-    std::vector<T> dA;              // W[l]^T dZ[l] for l >= 2, (max n[l-1] x m)
+    std::vector<T> dA;              // (max n[l-1] x block)
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
-    // The step writes W - lr dW into a spare buffer and swaps, so the parameters before the last step are
-    // still at hand (for free) when the next forward pass finds a non-finite cost.
-    std::vector<std::vector<T>> W_spare, b_spare;
-    bool has_previous = false;
+    bool has_previous = false;      // dW, db hold the parameters before the last step (see step())
 };
 
 // What a call of Network::train did.
@@ -83,95 +83,138 @@ class Network {
     Workspace<T> make_workspace(index m) const {
         Workspace<T> ws;
         ws.m = m;
-        index max_hidden = 0;
+        index max_n_prev = 1;
         for (const auto& layer : layers_) {
             ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
-            ws.W_spare.emplace_back(layer.W.size());
-            ws.b_spare.emplace_back(layer.b.size());
-            if (&layer != &layers_.back()) max_hidden = std::max(max_hidden, layer.n);
+            if (&layer != &layers_.front()) max_n_prev = std::max(max_n_prev, layer.n_prev);
         }
-        ws.ZL.resize(static_cast<std::size_t>(layers_.back().n * m));
-        ws.dA.resize(static_cast<std::size_t>(max_hidden * m));
+        // ~512 KiB of dA per block: stays in cache between the gemm that writes it and the pass that reads it
+        ws.block = std::min(m, std::max<index>(16, (index(1) << 19) / static_cast<index>(sizeof(T)) / max_n_prev));
+        if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block));
         return ws;
     }
 
-    // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1; Z[L] = W[L] A[L-1] + b[L]; A[L] = sigmoid(Z[L]).
+    // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1, and Z[L] = W[L] A[L-1] + b[L] in the last buffer.
     // With the Gram first layer, W[1] X comes from the Gram state instead of a product with X.
     void forward(Matrix<const T> X, Workspace<T>& ws) const {
         check_input(X, ws);
         Matrix<const T> A_prev = X;
         for (index l = 0; l < L(); ++l) {
             const Layer<T>& layer = layers_[l];
-            const bool output = l + 1 == L();
             Matrix<T> A(ws.A[l].data(), layer.n, ws.m);
-            Matrix<T> Z = output ? Matrix<T>(ws.ZL.data(), layer.n, ws.m) : A;  // hidden layers: Z in place
             if (l == 0 && ws.gram.active)
-                ws.gram.pre_activation(Z.data);
+                ws.gram.pre_activation(A.data);
             else
-                blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), Z);
-            // bias and activation in one pass; the output keeps Z for the stable cost
-            activation_forward<T>(output ? Activation::linear : layer.g, Z.data, layer.b.data(), Z.data, layer.n,
-                                  ws.m);
-            if (output) activation_forward<T>(layer.g, Z.data, nullptr, A.data, 1, A.size());
+                blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), A);
+            // bias and activation in one pass (the output layer stops at Z[L])
+            const Activation g = l + 1 == L() ? Activation::linear : layer.g;
+            activation_forward<T>(g, A.data, layer.b.data(), A.data, layer.n, ws.m);
             A_prev = A;
         }
     }
 
+    // A[L] = sigmoid(Z[L]) in place, after forward: the network's output probabilities.
+    T* output(Workspace<T>& ws) const {
+        T* ZL = ws.A.back().data();
+        activation_forward<T>(layers_.back().g, ZL, nullptr, ZL, 1, output_count(ws));
+        return ZL;
+    }
+
+    // Probabilities A[L] (n[L] x m, row-major, into `out`) and, if Y is given, the cost, for any number of
+    // examples: the columns of X go through a workspace of at most `block` columns at a time, so memory stays
+    // bounded however large X is.
+    double evaluate(Matrix<const T> X, const T* Y, T* out, index block = 4096) const {
+        const index m = X.cols, nL = layers_.back().n;
+        Workspace<T> ws = make_workspace(std::min(m, block));
+        const index width = ws.m;
+        double total = 0.0;
+        for (index j0 = 0; j0 < m; j0 += width) {
+            const index cols = std::min(width, m - j0);
+            ws.m = cols;
+            const Matrix<const T> X_cols = X.col_major ? Matrix<const T>(X.data + j0 * X.ld, X.rows, cols, true, X.ld)
+                                                       : Matrix<const T>(X.data + j0, X.rows, cols, false, X.ld);
+            forward(X_cols, ws);
+            if (Y) {
+                // the same terms as cost(), gathered row by row from the (n[L] x m) labels
+                for (index i = 0; i < nL; ++i)
+                    total += cross_entropy_from_logits<T>(ws.A.back().data() + i * cols, Y + i * m + j0, cols, 1);
+            }
+            if (out) {
+                const T* A = output(ws);
+                for (index i = 0; i < nL; ++i) std::copy(A + i * cols, A + (i + 1) * cols, out + i * m + j0);
+            }
+        }
+        return total / static_cast<double>(m);
+    }
+
     // Cost of the last forward pass.
     double cost(const Workspace<T>& ws, const T* Y) const {
-        return cross_entropy_from_logits<T>(ws.ZL.data(), Y, static_cast<index>(ws.ZL.size()), ws.m);
+        return cross_entropy_from_logits<T>(ws.A.back().data(), Y, output_count(ws), ws.m);
     }
 
     // Gradients dW[l], db[l] of the last forward pass. Overwrites the activations in ws with dZ.
     void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
         check_input(X, ws);
-        T* dZ = ws.A[L() - 1].data();
-        cross_entropy_backward<T>(dZ, Y, dZ, static_cast<index>(ws.A[L() - 1].size()));
+        T* ZL = ws.A.back().data();
+        cross_entropy_backward_from_logits<T>(ZL, Y, ZL, output_count(ws));  // dZ[L] = sigmoid(Z[L]) - Y
         for (index l = L() - 1; l >= 0; --l) {
             Layer<T>& layer = layers_[l];
-            Matrix<const T> dZ_mat(ws.A[l].data(), layer.n, ws.m);
+            Matrix<const T> dZ(ws.A[l].data(), layer.n, ws.m);
+            if (l == 0 && ws.gram.active) {  // dW[1] is never formed: step() folds dZ[1] into the Gram state
+                row_sums<T>(dZ, T(1) / static_cast<T>(ws.m), layer.db.data());
+                continue;
+            }
             Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
-            Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
-            Matrix<T> dA_prev = l == 0 ? Matrix<T>() : Matrix<T>(ws.dA.data(), layer.n_prev, ws.m);
-            if (l == 0 && ws.gram.active)  // dW[1] is never formed: step() folds dZ[1] into the Gram state
-                row_sums<T>(dZ_mat, T(1) / static_cast<T>(ws.m), layer.db.data());
-            else
-                dense_backward<T>(dZ_mat, A_prev, layer.W_mat(), dW, layer.db.data(), dA_prev);
-            if (l > 0) {
-                // dZ[l-1] = dA[l-1] * g'(Z[l-1]), written over A[l-1] which backward no longer needs.
-                T* A_prev_data = ws.A[l - 1].data();
-                activation_backward_from_output<T>(layers_[l - 1].g, dA_prev.data, A_prev_data, A_prev_data,
-                                                   layer.n_prev * ws.m);
+            dense_backward<T>(dZ, A_prev, layer.W_mat(), Matrix<T>(layer.dW.data(), layer.n, layer.n_prev),
+                              layer.db.data(), Matrix<T>());
+            if (l > 0) backward_to_previous(l, ws);
+        }
+    }
+
+    // dZ[l-1] = (W[l]^T dZ[l]) * g'(Z[l-1]), a block of columns at a time, written over A[l-1] (which
+    // backward no longer needs once dW[l] is formed). l is 0-based here: layers_[l] is layer l+1.
+    void backward_to_previous(index l, Workspace<T>& ws) const {
+        const Layer<T>& layer = layers_[l];
+        const Activation g_prev = layers_[l - 1].g;
+        T* dZ = ws.A[l].data();
+        T* A_prev = ws.A[l - 1].data();
+        for (index j0 = 0; j0 < ws.m; j0 += ws.block) {
+            const index cols = std::min(ws.block, ws.m - j0);
+            Matrix<T> dA(ws.dA.data(), layer.n_prev, cols);
+            blas::gemm<T>(T(1), layer.W_mat().t(), Matrix<const T>(dZ + j0, layer.n, cols, false, ws.m), T(0), dA);
+            for (index i = 0; i < layer.n_prev; ++i) {
+                T* a = A_prev + i * ws.m + j0;
+                activation_backward_from_output<T>(g_prev, dA.data + i * cols, a, a, cols);
             }
         }
     }
 
-    // Gradient descent: W -= learning_rate dW, b -= learning_rate db, each written into the spare buffer
-    // which then becomes current. With the Gram first layer, W[1]'s step is recorded as S += dZ[1]
-    // (dZ[1] is still in A[1] after backward).
+    // Gradient descent: W -= learning_rate dW, b -= learning_rate db. The new values are written over the
+    // gradients (no longer needed) and the buffers swapped, so dW and db then hold the parameters before the
+    // step, at no cost in memory, until the next backward pass; undo_step() returns to them exactly.
+    // With the Gram first layer, W[1]'s step is recorded as S += dZ[1] (dZ[1] is still in A[1]).
     void step(T learning_rate, Workspace<T>& ws) {
         for (index l = 0; l < L(); ++l) {
             Layer<T>& layer = layers_[l];
             if (l == 0 && ws.gram.active) {
                 ws.gram.accumulate(ws.A[0].data());
             } else {
-                subtract_scaled(layer.W, learning_rate, layer.dW, ws.W_spare[l]);
-                layer.W.swap(ws.W_spare[l]);
+                descend(layer.W, learning_rate, layer.dW);
+                layer.W.swap(layer.dW);
             }
-            subtract_scaled(layer.b, learning_rate, layer.db, ws.b_spare[l]);
-            layer.b.swap(ws.b_spare[l]);
+            descend(layer.b, learning_rate, layer.db);
+            layer.b.swap(layer.db);
         }
         ws.has_previous = true;
     }
 
-    // Back to the parameters before the last step (exactly: they were never overwritten).
     void undo_step(Workspace<T>& ws) {
         for (index l = 0; l < L(); ++l) {
             if (l == 0 && ws.gram.active)
                 ws.gram.undo();
             else
-                layers_[l].W.swap(ws.W_spare[l]);
-            layers_[l].b.swap(ws.b_spare[l]);
+                layers_[l].W.swap(layers_[l].dW);
+            layers_[l].b.swap(layers_[l].db);
         }
         ws.has_previous = false;
     }
@@ -179,10 +222,10 @@ class Network {
     // Whether the last forward pass gave a finite cost: the cost is finite exactly when Z[L] is.
     bool finite_output(const Workspace<T>& ws) const {
         double sum = 0.0;
-        const T* z = ws.ZL.data();
-        const std::size_t count = ws.ZL.size();
+        const T* z = ws.A.back().data();
+        const index count = output_count(ws);
 #pragma omp simd reduction(+ : sum)
-        for (std::size_t k = 0; k < count; ++k) sum += static_cast<double>(z[k]) * 0.0;  // NaN for inf and NaN
+        for (index k = 0; k < count; ++k) sum += static_cast<double>(z[k]) * 0.0;  // NaN for inf and NaN
         return sum == 0.0;
     }
 
@@ -223,15 +266,16 @@ class Network {
     }
 
    private:
-    // out = P - alpha dP
-    static void subtract_scaled(const std::vector<T>& P, T alpha, const std::vector<T>& dP, std::vector<T>& out) {
+    // dP = P - alpha dP (the gradient is overwritten by the new value)
+    static void descend(const std::vector<T>& P, T alpha, std::vector<T>& dP) {
         const T* p = P.data();
-        const T* dp = dP.data();
-        T* o = out.data();
+        T* d = dP.data();
         const std::size_t n = P.size();
 #pragma omp simd
-        for (std::size_t k = 0; k < n; ++k) o[k] = p[k] - alpha * dp[k];
+        for (std::size_t k = 0; k < n; ++k) d[k] = p[k] - alpha * d[k];
     }
+
+    index output_count(const Workspace<T>& ws) const { return layers_.back().n * ws.m; }
 
     void check_input(Matrix<const T> X, const Workspace<T>& ws) const {
         if (X.rows != dims_[0] || X.cols != ws.m)
