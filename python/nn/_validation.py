@@ -4,6 +4,7 @@ Messages name the argument and say what was expected. Arrays are converted only 
 (wrong dtype, or neither C- nor F-contiguous); a contiguous array of the right dtype passes through as is.
 """
 import math
+import os
 import numbers
 from typing import Optional
 
@@ -153,3 +154,30 @@ def check_activations(n_layers: int, hidden: str, activations: Optional[list], o
     if acts[-1] != "sigmoid":
         raise ValueError(f"activations: the output layer must be 'sigmoid' (binary cross-entropy), got {acts[-1]!r}")
     return tuple(acts)
+
+
+def available_memory() -> int:
+    """Bytes the system can still give us (MemAvailable on Linux; total physical memory elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """MemoryError before an allocation that cannot fit: with overcommit, a too-large allocation may
+    'succeed' and the process be killed when the memory is touched, so ask first."""
+    available = available_memory()
+    if nbytes > available:
+        raise MemoryError(f"{what} needs {_gib(nbytes)} of memory, but only {_gib(available)} is available")
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"

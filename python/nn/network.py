@@ -13,6 +13,7 @@ import numpy as np
 from . import _core
 from ._validation import (
     check_activations,
+    check_memory,
     check_name,
     check_dtype,
     check_int,
@@ -53,6 +54,9 @@ class Network:
         self.layer_dims = check_layer_dims(layer_dims)
         self.activations = check_activations(len(self.layer_dims) - 1, hidden, activations, output)
         self.dtype = check_dtype(dtype)
+        # W and dW (which doubles as the buffer the step writes into), b and db
+        n_params = sum(n * (n_prev + 1) for n_prev, n in zip(self.layer_dims[:-1], self.layer_dims[1:]))
+        check_memory(2 * n_params * self.dtype.itemsize, f"a network with layer_dims {list(self.layer_dims)}")
         self.init = init
         self.seed = seed
         self._core = getattr(_core, f"Network_{self.dtype.name}")(list(self.layer_dims), list(self.activations))
@@ -105,8 +109,10 @@ class Network:
             raise TypeError(f"callback: expected a callable (iteration, cost) -> bool or None, got {callback!r}")
         check_name(first_layer, "first_layer", ("auto", "gram", "primal"))
         if first_layer == "auto":
-            first_layer = choose_first_layer(self.layer_dims, X.shape[1], iterations)
+            first_layer = choose_first_layer(self.layer_dims, X.shape[1], iterations, self.dtype.itemsize)
         self.first_layer_ = first_layer
+        check_memory(_workspace_bytes(self.layer_dims, X.shape[1], first_layer == "gram", self.dtype.itemsize),
+                     f"fit on {X.shape[1]} examples")
 
         recorded_at, costs = [], []
         bar = _progress_bar(iterations) if verbose else None
@@ -171,6 +177,15 @@ class Network:
                 f"dtype=np.{self.dtype.name})")
 
 
+def _workspace_bytes(layer_dims, m, gram, itemsize):
+    """What begin_fit allocates (see Workspace and GramFirstLayer in the C++ core)."""
+    n_x, n1 = layer_dims[0], layer_dims[1]
+    elements = sum(layer_dims[1:]) * m + max(2**16, 16 * max(layer_dims[:-1]))  # activations, a block of dA
+    if gram:
+        elements += m * m + 3 * n1 * m + n1 * n_x
+    return elements * itemsize
+
+
 def _divergence_message(iteration, reverted, learning_rate):
     kept = (f"the network keeps the parameters of iteration {iteration - 1}, whose cost was finite" if reverted
             else "the parameters are unchanged")
@@ -178,17 +193,27 @@ def _divergence_message(iteration, reverted, learning_rate):
             f"large?); {kept}")
 
 
-def choose_first_layer(layer_dims, m, iterations):
-    """"gram" when it does clearly less work over the whole fit than "primal", counting multiply-adds.
+# Machine balance in flops per byte: a pass over memory costs at least this many flops' worth of time
+# (about 100 GFLOP/s against 10-20 GB/s on these machines). Skinny products (n1 small) are bound by memory.
+BALANCE = 8
 
-    Per iteration the primal first layer costs 2 n1 n_x m (W1 X and dZ1 X^T), the Gram one n1 m^2 (S G);
-    the Gram path also pays once for G = X^T X (n_x m^2), L0 = W1 X and forming W1 at the end (n1 n_x m each).
-    The factor 2 leaves room for the Gram path's extra passes over (n1 x m) buffers.
+
+def choose_first_layer(layer_dims, m, iterations, itemsize=8):
+    """"gram" when the Gram path costs clearly less time over the whole fit than "primal".
+
+    Each product is costed at max(flops, BALANCE * bytes it must stream). Per iteration the primal first layer
+    does W1 X and dZ1 X^T (2 n1 n_x m flops each, each streaming X); the Gram one does S G (2 n1 m^2 flops,
+    streaming G). Once per fit the Gram path forms G = X^T X (2 n_x m^2), L0 = W1 X and, at the end, W1.
     """
     n_x, n1 = layer_dims[0], layer_dims[1]
-    primal = 2 * n1 * n_x * m * iterations
-    gram = n1 * m * m * iterations + n_x * m * m + 2 * n1 * n_x * m
-    return "gram" if 2 * gram < primal else "primal"
+
+    def product(flops, streamed):
+        return max(flops, BALANCE * streamed * itemsize)
+
+    x_pass = product(2 * n1 * n_x * m, n_x * m)
+    primal = iterations * 2 * x_pass
+    gram = iterations * product(2 * n1 * m * m, m * m) + 2 * n_x * m * m + 2 * x_pass
+    return "gram" if gram < 0.8 * primal else "primal"
 
 
 def _next_stop(i, iterations, record_every, print_every):
