@@ -173,7 +173,8 @@ Array<T> update(const Array<T>& P_a, const Array<T>& dP_a, double learning_rate)
     Array<T> out = new_matrix<T>(P.rows, P.cols, P.col_major);
     T* o = out.mutable_data();
     const T lr = static_cast<T>(learning_rate);
-    for (idx k = 0; k < P.size(); ++k) o[k] = P.data[k] - lr * dP.data[k];
+    std::memcpy(o, dP.data, static_cast<std::size_t>(P.size()) * sizeof(T));
+    nn::descend<T>(P.data, lr, o, P.size());
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "nn/activations.hpp"
 #include "nn/blas.hpp"
 #include "nn/matrix.hpp"
+#include "nn/vector_ops.hpp"
 
 namespace nn {
 
@@ -19,28 +20,6 @@ void dense_forward(Matrix<const T> W, const T* b, Matrix<const T> A_prev, Activa
     if (out.col_major || !out.contiguous()) throw std::invalid_argument("dense_forward: output must be C-contiguous");
     blas::gemm<T>(T(1), W, A_prev, T(0), out);
     activation_forward<T>(g, out.data, b, out.data, out.rows, out.cols);
-}
-
-// db = scale * (row sums of dZ), for either storage order of dZ.
-template <class T>
-void row_sums(Matrix<const T> dZ, T scale, T* db) {
-    if (!dZ.col_major) {
-        for (index i = 0; i < dZ.rows; ++i) {
-            const T* row = dZ.data + i * dZ.ld;
-            T s = T(0);
-#pragma omp simd reduction(+ : s)
-            for (index j = 0; j < dZ.cols; ++j) s += row[j];
-            db[i] = s * scale;
-        }
-        return;
-    }
-    for (index i = 0; i < dZ.rows; ++i) db[i] = T(0);
-    for (index j = 0; j < dZ.cols; ++j) {
-        const T* col = dZ.data + j * dZ.ld;
-#pragma omp simd
-        for (index i = 0; i < dZ.rows; ++i) db[i] += col[i];
-    }
-    for (index i = 0; i < dZ.rows; ++i) db[i] *= scale;
 }
 
 // Gradients of the layer from dZ. dA_prev.data == nullptr skips W^T dZ (the first layer needs no dA[0]).

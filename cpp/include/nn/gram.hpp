@@ -14,6 +14,7 @@
 
 #include "nn/blas.hpp"
 #include "nn/matrix.hpp"
+#include "nn/vector_ops.hpp"
 
 namespace nn {
 
@@ -54,11 +55,7 @@ struct GramFirstLayer {
     // The gradient step of W1, recorded rather than applied: S += dZ1.   dZ1 (n1 x m)
     // Written into the spare buffer and swapped, so undo() can return to the previous S exactly.
     void accumulate(const T* dZ1) {
-        const T* s = S.data();
-        T* out = S_prev.data();
-        const std::size_t count = S.size();
-#pragma omp simd
-        for (std::size_t k = 0; k < count; ++k) out[k] = s[k] + dZ1[k];
+        add<T>(S.data(), dZ1, S_prev.data(), static_cast<index>(S.size()));
         S.swap(S_prev);
     }
 

@@ -16,6 +16,7 @@
 #include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
+#include "nn/vector_ops.hpp"
 
 namespace nn {
 
@@ -199,10 +200,10 @@ class Network {
             if (l == 0 && ws.gram.active) {
                 ws.gram.accumulate(ws.A[0].data());
             } else {
-                descend(layer.W, learning_rate, layer.dW);
+                descend<T>(layer.W.data(), learning_rate, layer.dW.data(), static_cast<index>(layer.W.size()));
                 layer.W.swap(layer.dW);
             }
-            descend(layer.b, learning_rate, layer.db);
+            descend<T>(layer.b.data(), learning_rate, layer.db.data(), static_cast<index>(layer.b.size()));
             layer.b.swap(layer.db);
         }
         ws.has_previous = true;
@@ -220,14 +221,7 @@ class Network {
     }
 
     // Whether the last forward pass gave a finite cost: the cost is finite exactly when Z[L] is.
-    bool finite_output(const Workspace<T>& ws) const {
-        double sum = 0.0;
-        const T* z = ws.A.back().data();
-        const index count = output_count(ws);
-#pragma omp simd reduction(+ : sum)
-        for (index k = 0; k < count; ++k) sum += static_cast<double>(z[k]) * 0.0;  // NaN for inf and NaN
-        return sum == 0.0;
-    }
+    bool finite_output(const Workspace<T>& ws) const { return all_finite<T>(ws.A.back().data(), output_count(ws)); }
 
     // Start the Gram first layer for a fit on X at this learning rate (W[1] is then kept as W[1]_0 and S).
     void begin_gram(Matrix<const T> X, T learning_rate, Workspace<T>& ws) {
@@ -266,15 +260,6 @@ class Network {
     }
 
    private:
-    // dP = P - alpha dP (the gradient is overwritten by the new value)
-    static void descend(const std::vector<T>& P, T alpha, std::vector<T>& dP) {
-        const T* p = P.data();
-        T* d = dP.data();
-        const std::size_t n = P.size();
-#pragma omp simd
-        for (std::size_t k = 0; k < n; ++k) d[k] = p[k] - alpha * d[k];
-    }
-
     index output_count(const Workspace<T>& ws) const { return layers_.back().n * ws.m; }
 
     void check_input(Matrix<const T> X, const Workspace<T>& ws) const {

@@ -1,0 +1,59 @@
+// Kernels of vector_ops.hpp.
+#include "nn/vector_ops.hpp"
+
+#include "vector_math.hpp"
+
+namespace nn {
+
+template <class T>
+NN_KERNEL void row_sums(Matrix<const T> dZ, T scale, T* db) {
+    if (!dZ.col_major) {
+        for (index i = 0; i < dZ.rows; ++i) {
+            const T* row = dZ.data + i * dZ.ld;
+            T s = T(0);
+#pragma omp simd reduction(+ : s)
+            for (index j = 0; j < dZ.cols; ++j) s += row[j];
+            db[i] = s * scale;
+        }
+        return;
+    }
+    for (index i = 0; i < dZ.rows; ++i) db[i] = T(0);
+    for (index j = 0; j < dZ.cols; ++j) {
+        const T* col = dZ.data + j * dZ.ld;
+#pragma omp simd
+        for (index i = 0; i < dZ.rows; ++i) db[i] += col[i];
+    }
+    for (index i = 0; i < dZ.rows; ++i) db[i] *= scale;
+}
+
+template <class T>
+NN_KERNEL void descend(const T* p, T alpha, T* d, index count) {
+#pragma omp simd
+    for (index k = 0; k < count; ++k) d[k] = p[k] - alpha * d[k];
+}
+
+template <class T>
+NN_KERNEL void add(const T* x, const T* y, T* out, index count) {
+#pragma omp simd
+    for (index k = 0; k < count; ++k) out[k] = x[k] + y[k];
+}
+
+template <class T>
+NN_KERNEL bool all_finite(const T* x, index count) {
+    // x * 0 is 0 for every finite x and NaN for NaN and infinities; one NaN makes the sum NaN.
+    T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+    for (index k = 0; k < count; ++k) sum += x[k] * T(0);
+    return sum == T(0);
+}
+
+#define NN_INSTANTIATE(T)                                        \
+    template void row_sums<T>(Matrix<const T>, T, T*);           \
+    template void descend<T>(const T*, T, T*, index);            \
+    template void add<T>(const T*, const T*, T*, index);         \
+    template bool all_finite<T>(const T*, index);
+NN_INSTANTIATE(double)
+NN_INSTANTIATE(float)
+#undef NN_INSTANTIATE
+
+}  // namespace nn
