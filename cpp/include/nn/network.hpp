@@ -49,7 +49,7 @@ struct Workspace {
 // What a call of Network::train did.
 struct TrainResult {
     double first_cost = 0.0;   // cost of the first iteration, before its step
-    std::int64_t done = 0;     // steps taken and kept
+    std::int64_t done = 0;     // steps taken in this call (a step undone after a non-finite cost included)
     bool diverged = false;     // the cost of iteration `done` (counted from the call's start) was not finite
     bool reverted = false;     // ... and the step that led there was undone
 };
