@@ -1,0 +1,436 @@
+// network.hpp: Network<T> against a naive L-layer network written here in long double straight from the
+// course formulas (forward, cost, backward, update, a few training iterations); gradients against finite
+// differences of the cost; workspace sizes; invalid arguments.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "naive.hpp"
+#include "nn/network.hpp"
+
+namespace nn::test {
+namespace {
+
+template <class T>
+class NetworkT : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(NetworkT, Types);
+
+using Vec = std::vector<ld>;  // a row-major (rows x cols) long-double matrix
+
+// The naive network: Z[l] = W[l] A[l-1] + b[l], A[l] = g[l](Z[l]); dZ[L] = A[L] - Y;
+// dW[l] = dZ[l] A[l-1]^T / m, db[l] = sum_j dZ[l] / m, dA[l-1] = W[l]^T dZ[l], dZ[l-1] = dA[l-1] * g'(Z[l-1]).
+struct NaiveNet {
+    std::vector<index> dims;
+    std::vector<Activation> g;
+    std::vector<Vec> W, b, dW, db, Z, A;  // per layer l = 1..L at [l-1]; A[0] is X here, A[l] at [l]
+    index m = 0;
+
+    index L() const { return static_cast<index>(g.size()); }
+
+    void forward(const Vec& X, index m_) {
+        m = m_;
+        A.assign(L() + 1, {});
+        Z.assign(L(), {});
+        A[0] = X;
+        for (index l = 1; l <= L(); ++l) {
+            const index n = dims[l], np = dims[l - 1];
+            Z[l - 1].assign(n * m, 0);
+            A[l].assign(n * m, 0);
+            for (index i = 0; i < n; ++i)
+                for (index j = 0; j < m; ++j) {
+                    ld z = b[l - 1][i];
+                    for (index k = 0; k < np; ++k) z += W[l - 1][i * np + k] * A[l - 1][k * m + j];
+                    Z[l - 1][i * m + j] = z;
+                    A[l][i * m + j] = g_ref(g[l - 1], z);
+                }
+        }
+    }
+    ld cost(const Vec& Y) const {
+        ld J = 0;
+        const Vec& ZL = Z[L() - 1];
+        for (std::size_t k = 0; k < ZL.size(); ++k) {
+            const ld z = ZL[k], y = Y[k];
+            J += (z > 0 ? z : 0.0L) - y * z + std::log1p(std::exp(-std::fabs(z)));
+        }
+        return J / m;
+    }
+    void backward(const Vec& Y) {
+        dW.assign(L(), {});
+        db.assign(L(), {});
+        Vec dZ(A[L()].size());
+        for (std::size_t k = 0; k < dZ.size(); ++k) dZ[k] = A[L()][k] - Y[k];
+        for (index l = L(); l >= 1; --l) {
+            const index n = dims[l], np = dims[l - 1];
+            dW[l - 1].assign(n * np, 0);
+            db[l - 1].assign(n, 0);
+            for (index i = 0; i < n; ++i)
+                for (index j = 0; j < m; ++j) {
+                    db[l - 1][i] += dZ[i * m + j] / m;
+                    for (index k = 0; k < np; ++k) dW[l - 1][i * np + k] += dZ[i * m + j] * A[l - 1][k * m + j] / m;
+                }
+            if (l == 1) break;
+            Vec dZ_prev(np * m, 0);
+            for (index k = 0; k < np; ++k)
+                for (index j = 0; j < m; ++j) {
+                    ld dA = 0;
+                    for (index i = 0; i < n; ++i) dA += W[l - 1][i * np + k] * dZ[i * m + j];
+                    dZ_prev[k * m + j] = dA * dg_ref(g[l - 2], Z[l - 2][k * m + j]);
+                }
+            dZ = std::move(dZ_prev);
+        }
+    }
+    void step(ld lr) {
+        for (index l = 0; l < L(); ++l) {
+            for (std::size_t k = 0; k < W[l].size(); ++k) W[l][k] -= lr * dW[l][k];
+            for (std::size_t k = 0; k < b[l].size(); ++k) b[l][k] -= lr * db[l][k];
+        }
+    }
+};
+
+// Normwise comparison of a whole array: max |got - ref| <= rtol * max |ref|.
+template <class T>
+::testing::AssertionResult close_normwise(const std::vector<T>& got, const Vec& ref, double rtol) {
+    ld mx = 0;
+    for (ld r : ref) mx = std::max(mx, std::fabs(r));
+    return close(got, ref, 0.0, Vec(ref.size(), rtol * mx));
+}
+
+template <class T>
+Vec to_ld(const std::vector<T>& v) { return Vec(v.begin(), v.end()); }
+
+struct Case {
+    std::vector<index> dims;
+    index m;
+};
+const Case cases[] = {{{5, 4, 3, 1}, 7}, {{3, 1}, 1}, {{1, 1}, 1}, {{4, 6, 2}, 5}, {{6, 1, 3, 1}, 3}, {{2, 4, 1}, 400}};
+
+template <class T>
+std::vector<Activation> acts_for(const Case& c, Activation hidden) {
+    std::vector<Activation> a(c.dims.size() - 1, hidden);
+    if (!a.empty()) a.back() = Activation::sigmoid;
+    return a;
+}
+
+// A network and its naive twin with the same parameters (random W ~ 1/sqrt(n_prev), nonzero b).
+template <class T>
+void make_pair(const Case& c, Activation hidden, std::uint32_t seed, Network<T>& net, NaiveNet& ref) {
+    ref.dims = c.dims;
+    ref.g = acts_for<T>(c, hidden);
+    for (index l = 1; l < static_cast<index>(c.dims.size()); ++l) {
+        auto& layer = net.layers()[l - 1];
+        layer.W = uniform<T>(layer.W.size(), -1.5 / std::sqrt(double(c.dims[l - 1])), 1.5 / std::sqrt(double(c.dims[l - 1])), seed + l);
+        layer.b = uniform<T>(layer.b.size(), -0.5, 0.5, seed + 50 + l);
+        ref.W.push_back(to_ld(layer.W));
+        ref.b.push_back(to_ld(layer.b));
+    }
+}
+
+TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
+    using T = TypeParam;
+    // float: the errors of a few layers and iterations add up; 2e-5 normwise is still far below any bug
+    const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
+    std::uint32_t seed = 1000;
+    for (const Case& c : cases)
+        for (Activation hidden : all_activations)
+            for (bool x_f : {false, true})
+                for (index block : {index(0), index(1), index(3)}) {  // columns of dA per block (0: the default)
+                SCOPED_TRACE("dims [" + [&] { std::string s; for (index n : c.dims) s += std::to_string(n) + ","; return s; }() +
+                             "] m " + std::to_string(c.m) + " hidden " + name_of(hidden) + (x_f ? " X F-order" : " X C-order") +
+                             " block " + std::to_string(block));
+                seed += 100;
+                Network<T> net(c.dims, acts_for<T>(c, hidden));
+                NaiveNet ref;
+                make_pair<T>(c, hidden, seed, net, ref);
+                const index n0 = c.dims[0], m = c.m, L = net.L();
+                Owned<T> X(n0, m, x_f, 0, seed + 7, -2, 2);
+                auto Y = labels<T>(c.dims.back() * m, seed + 8);
+                const Vec X_ld = to_ld(rows_of<T>(X.view)), Y_ld = to_ld(Y);
+                auto ws = net.make_workspace(m);
+                if (block) ws.block = std::min(ws.block, block);  // smaller blocks fit the buffer as allocated
+
+                // one forward: every hidden A[l], Z[L] (kept in the last buffer), the cost
+                net.forward(X.view, ws);
+                ref.forward(X_ld, m);
+                for (index l = 0; l + 1 < L; ++l) EXPECT_TRUE(close_normwise(ws.A[l], ref.A[l + 1], tol)) << "A[" << l + 1 << "]";
+                EXPECT_TRUE(close_normwise(ws.A[L - 1], ref.Z[L - 1], tol)) << "Z[L]";
+                EXPECT_TRUE(close<double>({net.cost(ws, Y.data())}, {ref.cost(Y_ld)}, tol)) << "cost";
+                {  // the output probabilities A[L] (in place over Z[L], so on a second workspace)
+                    auto ws2 = net.make_workspace(m);
+                    net.forward(X.view, ws2);
+                    const T* AL = net.output(ws2);
+                    EXPECT_TRUE(close_normwise(std::vector<T>(AL, AL + c.dims.back() * m), ref.A[L], tol)) << "A[L]";
+                }
+
+                // one backward: every dW[l], db[l]
+                net.backward(X.view, Y.data(), ws);
+                ref.backward(Y_ld);
+                for (index l = 0; l < L; ++l) {
+                    EXPECT_TRUE(close_normwise(net.layers()[l].dW, ref.dW[l], tol)) << "dW[" << l + 1 << "]";
+                    EXPECT_TRUE(close_normwise(net.layers()[l].db, ref.db[l], tol)) << "db[" << l + 1 << "]";
+                }
+
+                // the step, then a few more iterations through train()
+                const T lr = T(0.5);
+                net.step(lr, ws);
+                ref.step(lr);
+                const TrainResult r = net.train(X.view, Y.data(), lr, 4, ws, nullptr);
+                EXPECT_EQ(r.done, 4);
+                EXPECT_FALSE(r.diverged);
+                EXPECT_FALSE(r.reverted);
+                ref.forward(X_ld, m);
+                EXPECT_TRUE(close<double>({r.first_cost}, {ref.cost(Y_ld)}, tol)) << "first cost of train()";
+                ref.backward(Y_ld);
+                ref.step(lr);
+                for (int it = 1; it < 4; ++it) {
+                    ref.forward(X_ld, m);
+                    ref.backward(Y_ld);
+                    ref.step(lr);
+                }
+                for (index l = 0; l < L; ++l) {
+                    EXPECT_TRUE(close_normwise(net.layers()[l].W, ref.W[l], tol)) << "W[" << l + 1 << "] after 5 steps";
+                    EXPECT_TRUE(close_normwise(net.layers()[l].b, ref.b[l], tol)) << "b[" << l + 1 << "] after 5 steps";
+                }
+
+                // evaluate(): probabilities and cost of the trained network, in column blocks of any width
+                ref.forward(X_ld, m);
+                for (index eval_block : {m, index(1), index(3), index(4096)}) {
+                    std::vector<T> out(c.dims.back() * m, std::numeric_limits<T>::quiet_NaN());
+                    const double J = net.evaluate(X.view, Y.data(), out.data(), eval_block);
+                    EXPECT_TRUE(close<double>({J}, {ref.cost(Y_ld)}, tol)) << "evaluate cost, block " << eval_block;
+                    EXPECT_TRUE(close_normwise(out, ref.A[L], tol)) << "evaluate A[L], block " << eval_block;
+                    std::vector<T> out2(c.dims.back() * m);
+                    net.evaluate(X.view, nullptr, out2.data(), eval_block);  // no labels: probabilities only
+                    EXPECT_EQ(out2, out);
+                    EXPECT_EQ(net.evaluate(X.view, Y.data(), nullptr, eval_block), J);  // cost only
+                }
+                if (::testing::Test::HasFailure()) return;
+            }
+}
+
+// Central differences of J with respect to every parameter, in double, against backward's dW and db.
+TEST(NetworkGradients, MatchFiniteDifferencesOfTheCost) {
+    for (Activation hidden : {Activation::tanh, Activation::sigmoid, Activation::relu, Activation::leaky_relu})
+        for (const Case& c : {Case{{4, 5, 3, 1}, 6}, Case{{3, 4, 2}, 5}, Case{{2, 1}, 1}}) {
+            SCOPED_TRACE(std::string("hidden ") + name_of(hidden) + " L " + std::to_string(c.dims.size() - 1));
+            Network<double> net(c.dims, acts_for<double>(c, hidden));
+            NaiveNet unused;
+            make_pair<double>(c, hidden, 77, net, unused);
+            Owned<double> X(c.dims[0], c.m, false, 0, 78, -2, 2);
+            auto Y = labels<double>(c.dims.back() * c.m, 79);
+            auto ws = net.make_workspace(c.m);
+            auto J = [&] { net.forward(X.view, ws); return net.cost(ws, Y.data()); };
+            J();
+            net.backward(X.view, Y.data(), ws);
+            const double h = 1e-6;
+            for (auto& layer : net.layers())
+                for (auto [p, dp] : {std::pair{&layer.W, &layer.dW}, std::pair{&layer.b, &layer.db}}) {
+                    Vec fd(p->size());
+                    for (std::size_t k = 0; k < p->size(); ++k) {
+                        const double keep = (*p)[k];
+                        (*p)[k] = keep + h;
+                        const double up = J();
+                        (*p)[k] = keep - h;
+                        const double down = J();
+                        (*p)[k] = keep;
+                        fd[k] = (up - down) / (2 * h);
+                    }
+                    EXPECT_TRUE(close(*dp, fd, 1e-6, Vec(fd.size(), 1e-8)));
+                }
+        }
+}
+
+TYPED_TEST(NetworkT, WorkspaceSizes) {
+    using T = TypeParam;
+    const Case shapes[] = {{{12288, 20, 7, 5, 1}, 3}, {{12288, 20, 7, 5, 1}, 5000}, {{2, 4, 1}, 400}, {{3, 1}, 9},
+                           {{5, 2, 30, 3}, 4}, {{10, 8192, 1}, 3000}, {{10, 3, 1}, 1}};
+    for (const Case& c : shapes) {
+        SCOPED_TRACE("L " + std::to_string(c.dims.size() - 1) + " m " + std::to_string(c.m));
+        Network<T> net(c.dims, acts_for<T>(c, Activation::relu));
+        auto ws = net.make_workspace(c.m);
+        const index L = static_cast<index>(c.dims.size()) - 1;
+        EXPECT_EQ(ws.m, c.m);
+        ASSERT_EQ(static_cast<index>(ws.A.size()), L);
+        for (index l = 1; l <= L; ++l)  // one (n[l] x m) buffer per layer, the last one for Z[L]
+            EXPECT_EQ(static_cast<index>(ws.A[l - 1].size()), c.dims[l] * c.m) << "A[" << l << "]";
+        // dA[l-1] = W[l]^T dZ[l] for l >= 2, a block of columns at a time: (max n[l-1] x block)
+        index max_n_prev = 0;
+        for (index l = 2; l <= L; ++l) max_n_prev = std::max(max_n_prev, c.dims[l - 1]);
+        EXPECT_GE(ws.block, 1);
+        EXPECT_LE(ws.block, c.m);
+        if (L == 1) {
+            EXPECT_EQ(ws.dA.size(), 0u);  // logistic regression needs no dA
+        } else {
+            EXPECT_GE(static_cast<index>(ws.dA.size()), max_n_prev * ws.block);
+            // bounded: ~512 KiB, or 16 columns when a column alone is that large; all of it when m is smaller
+            const index bound = std::max<index>(index(1) << 19, 16 * max_n_prev * static_cast<index>(sizeof(T)));
+            EXPECT_LE(static_cast<index>(ws.dA.size() * sizeof(T)), bound);
+            if (c.m * max_n_prev * static_cast<index>(sizeof(T)) <= (index(1) << 19)) {
+                EXPECT_EQ(ws.block, c.m);
+            }
+        }
+        ASSERT_EQ(net.L(), L);
+        for (index l = 1; l <= L; ++l) {
+            const auto& layer = net.layers()[l - 1];
+            EXPECT_EQ(layer.n, c.dims[l]);
+            EXPECT_EQ(layer.n_prev, c.dims[l - 1]);
+            EXPECT_EQ(static_cast<index>(layer.W.size()), c.dims[l] * c.dims[l - 1]);
+            EXPECT_EQ(static_cast<index>(layer.dW.size()), c.dims[l] * c.dims[l - 1]);
+            EXPECT_EQ(static_cast<index>(layer.b.size()), c.dims[l]);
+            EXPECT_EQ(static_cast<index>(layer.db.size()), c.dims[l]);
+        }
+        EXPECT_EQ(net.layer_dims(), c.dims);
+    }
+}
+
+TYPED_TEST(NetworkT, InvalidArgumentsThrow) {
+    using T = TypeParam;
+    using A = Activation;
+    EXPECT_THROW(Network<T>({}, {}), std::invalid_argument);
+    EXPECT_THROW(Network<T>({3}, {}), std::invalid_argument);
+    EXPECT_THROW(Network<T>({3, 0, 1}, {A::relu, A::sigmoid}), std::invalid_argument);
+    EXPECT_THROW(Network<T>({3, -2, 1}, {A::relu, A::sigmoid}), std::invalid_argument);
+    EXPECT_THROW(Network<T>({0, 1}, {A::sigmoid}), std::invalid_argument);
+    EXPECT_THROW(Network<T>({3, 4, 1}, {A::sigmoid}), std::invalid_argument);                       // too few
+    EXPECT_THROW(Network<T>({3, 4, 1}, {A::relu, A::relu, A::sigmoid}), std::invalid_argument);     // too many
+    EXPECT_THROW(Network<T>({3, 4, 1}, {A::relu, A::relu}), std::invalid_argument);                 // not sigmoid
+    EXPECT_THROW(Network<T>({3, 1}, {A::linear}), std::invalid_argument);
+    EXPECT_NO_THROW(Network<T>({3, 4, 1}, {A::relu, A::sigmoid}));
+
+    // X must be (n[0], m) for the workspace's m
+    Network<T> net({3, 2, 1}, {A::tanh, A::sigmoid});
+    auto ws = net.make_workspace(5);
+    std::vector<T> X(4 * 6, T(0)), Y(6, T(0));
+    EXPECT_THROW(net.forward(Matrix<const T>(X.data(), 4, 5), ws), std::invalid_argument);
+    EXPECT_THROW(net.forward(Matrix<const T>(X.data(), 3, 6), ws), std::invalid_argument);
+    EXPECT_THROW(net.backward(Matrix<const T>(X.data(), 3, 4), Y.data(), ws), std::invalid_argument);
+    EXPECT_NO_THROW(net.forward(Matrix<const T>(X.data(), 3, 5), ws));
+}
+
+TYPED_TEST(NetworkT, TrainStopsWhenAskedAfterACompletedIteration) {
+    using T = TypeParam;
+    const Case c{{4, 3, 1}, 10};
+    Network<T> a(c.dims, acts_for<T>(c, Activation::relu)), b(c.dims, acts_for<T>(c, Activation::relu));
+    NaiveNet unused1, unused2;
+    make_pair<T>(c, Activation::relu, 5, a, unused1);
+    make_pair<T>(c, Activation::relu, 5, b, unused2);
+    Owned<T> X(4, 10, false, 0, 6, -1, 1);
+    auto Y = labels<T>(10, 7);
+    auto wa = a.make_workspace(10), wb = b.make_workspace(10);
+    int calls = 0;
+    const TrainResult r = a.train(X.view, Y.data(), T(0.1), 100, wa, [&] { return ++calls == 3; });
+    const double first = r.first_cost;
+    EXPECT_EQ(r.done, 3);
+    EXPECT_FALSE(r.diverged);
+    EXPECT_EQ(calls, 3);
+    b.forward(X.view, wb);
+    EXPECT_EQ(first, b.cost(wb, Y.data()));  // the cost before the first step
+    for (int it = 0; it < 3; ++it) {
+        if (it) b.forward(X.view, wb);
+        b.backward(X.view, Y.data(), wb);
+        b.step(T(0.1), wb);
+    }
+    for (index l = 0; l < a.L(); ++l) {
+        EXPECT_TRUE(close(a.layers()[l].W, to_ld(b.layers()[l].W), rtol<T>()));
+        EXPECT_TRUE(close(a.layers()[l].b, to_ld(b.layers()[l].b), rtol<T>()));
+    }
+    // and the cost goes down on this easy problem
+    a.forward(X.view, wa);
+    EXPECT_LT(a.cost(wa, Y.data()), first);
+}
+
+TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
+    using T = TypeParam;
+    const Case c{{3, 4, 2, 1}, 6};
+    Network<T> net(c.dims, acts_for<T>(c, Activation::tanh));
+    NaiveNet unused;
+    make_pair<T>(c, Activation::tanh, 300, net, unused);
+    Owned<T> X(3, 6, false, 0, 301);
+    auto Y = labels<T>(6, 302);
+    auto ws = net.make_workspace(6);
+    for (int it = 0; it < 2; ++it) {  // after the first step the spare buffers hold real parameters, too
+        const auto before = net.layers();
+        net.forward(X.view, ws);
+        net.backward(X.view, Y.data(), ws);
+        net.step(T(0.3), ws);
+        for (index l = 0; l < net.L(); ++l) ASSERT_NE(net.layers()[l].W, before[l].W);
+        net.undo_step(ws);
+        for (index l = 0; l < net.L(); ++l) {
+            EXPECT_EQ(net.layers()[l].W, before[l].W) << "layer " << l + 1 << " iteration " << it;
+            EXPECT_EQ(net.layers()[l].b, before[l].b) << "layer " << l + 1 << " iteration " << it;
+        }
+        net.step(T(0.3), ws);  // redo, to move on
+    }
+}
+
+TYPED_TEST(NetworkT, TrainEndsAndRevertsWhenTheCostOverflows) {
+    using T = TypeParam;
+    const Case c{{3, 5, 1}, 8};
+    Network<T> net(c.dims, acts_for<T>(c, Activation::relu));
+    NaiveNet unused;
+    make_pair<T>(c, Activation::relu, 400, net, unused);
+    Owned<T> X(3, 8, false, 0, 401, 0.5, 2);
+    auto Y = labels<T>(8, 402);
+    auto ws = net.make_workspace(8);
+    const auto initial = net.layers();
+    // a step of this size sends W to ~lr |dW|; two such layers overflow Z[L] to +-inf on the next forward
+    const T lr = static_cast<T>(std::numeric_limits<T>::max() / 16);
+    const TrainResult r = net.train(X.view, Y.data(), lr, 10, ws, nullptr);
+    EXPECT_TRUE(r.diverged);
+    EXPECT_TRUE(r.reverted);
+    EXPECT_TRUE(std::isfinite(r.first_cost));
+    // the first step already overflows the next forward pass; that step is undone, so the parameters are the
+    // initial ones again, exactly
+    EXPECT_LE(r.done, 1);
+    for (index l = 0; l < net.L(); ++l) {
+        EXPECT_EQ(net.layers()[l].W, initial[l].W) << "layer " << l + 1;
+        EXPECT_EQ(net.layers()[l].b, initial[l].b) << "layer " << l + 1;
+    }
+    for (const auto& layer : net.layers())
+        for (T w : layer.W) ASSERT_TRUE(std::isfinite(w));
+}
+
+// The Gram first layer (gram.hpp) is an exact rewriting of full-batch gradient descent: after k iterations
+// the materialised W[1], every other parameter, and the costs equal those of the ordinary path.
+TYPED_TEST(NetworkT, GramFirstLayerMatchesThePrimalPath) {
+    using T = TypeParam;
+    const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
+    const Case gram_cases[] = {{{50, 6, 3, 1}, 9}, {{20, 4, 1}, 20}, {{7, 1}, 3}, {{30, 5, 2}, 1}};
+    for (const Case& c : gram_cases)
+        for (Activation hidden : {Activation::relu, Activation::tanh})
+            for (bool x_f : {false, true}) {
+                SCOPED_TRACE("n_x " + std::to_string(c.dims[0]) + " L " + std::to_string(c.dims.size() - 1) + " m " +
+                             std::to_string(c.m) + " " + name_of(hidden) + (x_f ? " X F-order" : " X C-order"));
+                Network<T> primal(c.dims, acts_for<T>(c, hidden)), gram(c.dims, acts_for<T>(c, hidden));
+                NaiveNet u1, u2;
+                make_pair<T>(c, hidden, 600, primal, u1);
+                make_pair<T>(c, hidden, 600, gram, u2);
+                Owned<T> X(c.dims[0], c.m, x_f, 0, 601, -1, 1);
+                auto Y = labels<T>(c.dims.back() * c.m, 602);
+                auto wp = primal.make_workspace(c.m), wg = gram.make_workspace(c.m);
+                const T lr = T(0.2);
+                gram.begin_gram(X.view, lr, wg);
+                ASSERT_TRUE(wg.gram.active);
+                const TrainResult rp = primal.train(X.view, Y.data(), lr, 6, wp, nullptr);
+                const TrainResult rg = gram.train(X.view, Y.data(), lr, 6, wg, nullptr);
+                EXPECT_EQ(rg.done, 6);
+                EXPECT_TRUE(close<double>({rg.first_cost}, {(ld)rp.first_cost}, tol));
+                primal.forward(X.view, wp);
+                gram.forward(X.view, wg);
+                EXPECT_TRUE(close<double>({gram.cost(wg, Y.data())}, {(ld)primal.cost(wp, Y.data())}, tol)) << "cost";
+                EXPECT_TRUE(close_normwise(wg.A.back(), to_ld(wp.A.back()), tol)) << "Z[L]";
+                gram.materialize_gram(X.view, wg);
+                for (index l = 0; l < primal.L(); ++l) {
+                    EXPECT_TRUE(close_normwise(gram.layers()[l].W, to_ld(primal.layers()[l].W), tol)) << "W[" << l + 1 << "]";
+                    EXPECT_TRUE(close_normwise(gram.layers()[l].b, to_ld(primal.layers()[l].b), tol)) << "b[" << l + 1 << "]";
+                }
+                if (::testing::Test::HasFailure()) return;
+            }
+}
+
+}  // namespace
+}  // namespace nn::test
