@@ -239,7 +239,7 @@ class PyNetwork {
         }
     }
 
-    // A fit is begin_fit, train (as many times as there are record points), fit_cost, end_fit. Between
+    // A fit is begin_fit, train(0) for the starting cost, train(n) up to each record point, end_fit. Between
     // begin_fit and end_fit the network keeps references to X and Y and its workspace, allocated here once.
     void begin_fit(const Array<T>& X_a, const Array<T>& Y_a, double learning_rate, bool gram) {
         Exclusive ex(mu_);
@@ -254,10 +254,11 @@ class PyNetwork {
         fit_ = Fit{X_a, Y_a, X, Y.data, static_cast<T>(learning_rate)};
     }
 
-    // Runs `iterations` training iterations with the GIL released; returns (cost before the first update,
+    // Runs `iterations` training iterations with the GIL released; returns (cost of the parameters reached,
     // iterations completed, whether a non-finite cost stopped it, whether the step before it was undone).
-    // Ctrl-C is noticed within ~50 ms: the loop stops after the iteration in progress and KeyboardInterrupt
-    // is raised, leaving the parameters of that completed iteration.
+    // train(0) gives the cost of the starting parameters. Ctrl-C is noticed within ~50 ms: the loop stops
+    // after the iteration in progress and KeyboardInterrupt is raised, leaving the parameters of that
+    // completed iteration.
     py::tuple train(std::int64_t iterations) {
         Exclusive ex(mu_);
         require_fit();
@@ -278,16 +279,7 @@ class PyNetwork {
             r = net_.train(fit_.X, fit_.Y, fit_.learning_rate, iterations, ws_, stop);
         }
         if (interrupted) throw py::error_already_set();
-        return py::make_tuple(r.first_cost, r.done, r.diverged, r.reverted);
-    }
-
-    // Cost of the current parameters on the fit's data, through the fit's workspace (and Gram state).
-    double fit_cost() {
-        Exclusive ex(mu_);
-        require_fit();
-        py::gil_scoped_release release;
-        net_.forward(fit_.X, ws_);
-        return net_.cost(ws_, fit_.Y);
+        return py::make_tuple(r.cost, r.done, r.diverged, r.reverted);
     }
 
     // Forms W[1] if the Gram path deferred it, frees the workspace and lets go of X and Y.
@@ -385,7 +377,6 @@ void bind_dtype(py::module_& m, const char* suffix) {
         .def("begin_fit", &PyNetwork<T>::begin_fit, py::arg("X").noconvert(), py::arg("Y").noconvert(),
              py::arg("learning_rate"), py::arg("gram"))
         .def("train", &PyNetwork<T>::train, py::arg("iterations"))
-        .def("fit_cost", &PyNetwork<T>::fit_cost)
         .def("end_fit", &PyNetwork<T>::end_fit)
         .def("cost", &PyNetwork<T>::cost, py::arg("X").noconvert(), py::arg("Y").noconvert())
         .def("predict_proba", &PyNetwork<T>::predict_proba, py::arg("X").noconvert())

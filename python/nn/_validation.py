@@ -41,12 +41,17 @@ def check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def check_positive_float(value, name: str) -> float:
+def check_positive_float(value, name: str, dtype: np.dtype = np.dtype(np.float64)) -> float:
+    """A finite number > 0 that stays finite and > 0 in `dtype` (1e100 is not a float32 learning rate)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a positive number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: expected a finite number > 0, got {value}")
+    with np.errstate(over="ignore", under="ignore"):
+        narrowed = dtype.type(value)
+    if not np.isfinite(narrowed) or narrowed <= 0:
+        raise ValueError(f"{name}: {value} is not a finite positive {dtype.name} number")
     return value
 
 
@@ -72,13 +77,16 @@ def common_dtype(*arrays) -> np.dtype:
 
 def as_matrix(a, name: str, dtype: np.dtype, shape_hint: str = "", finite: bool = True) -> np.ndarray:
     """A 2-D, C- or F-contiguous array of `dtype`; copies only when the dtype or the layout forces it."""
-    arr = a if isinstance(a, np.ndarray) else np.asarray(a)
+    arr = a if isinstance(a, np.ndarray) else _asarray(a, name)
     kind = arr.dtype.kind
     if kind not in "fiub":
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         hint = f" of shape {shape_hint}" if shape_hint else ""
         raise ValueError(f"{name}: expected a 2-D array{hint}, got {arr.ndim}-D shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name}: expected a non-empty array (every dimension >= 1, so m >= 1 examples), "
+                         f"got shape {arr.shape}")
     if any(n > MAX_DIM for n in arr.shape):
         raise ValueError(f"{name}: dimensions above {MAX_DIM} are not supported, got shape {arr.shape}")
     if arr.dtype != dtype:
@@ -89,6 +97,13 @@ def as_matrix(a, name: str, dtype: np.dtype, shape_hint: str = "", finite: bool 
     if finite:
         check_finite(arr, name)
     return arr
+
+
+def _asarray(a, name: str) -> np.ndarray:
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:  # e.g. ragged nested lists
+        raise ValueError(f"{name}: cannot be read as a 2-D numeric array ({e})") from None
 
 
 def _is_f_only(arr: np.ndarray) -> bool:
@@ -124,7 +139,7 @@ def check_X(X, n_x: int, dtype: np.dtype) -> np.ndarray:
 
 
 def check_Y(Y, m: int, n_y: int, dtype: np.dtype, labels: bool = True) -> np.ndarray:
-    arr = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
+    arr = Y if isinstance(Y, np.ndarray) else _asarray(Y, "Y")
     if arr.ndim == 1 and n_y == 1:
         arr = arr.reshape(1, -1)  # a view: (m,) is read as the course's (1, m)
     Y = as_matrix(arr, "Y", dtype, shape_hint=f"({n_y}, m)")

@@ -7,7 +7,7 @@ inputs give float32 results, anything else float64. C- and F-ordered arrays are 
 import numpy as np
 
 from . import _core
-from ._validation import ACTIVATIONS, as_matrix, check_name, check_positive_float, common_dtype
+from ._validation import ACTIVATIONS, as_matrix, check_labels, check_name, check_positive_float, common_dtype
 
 
 def _kernel(name, dtype):
@@ -79,17 +79,28 @@ def _linear_backward(dZ, A_prev, W, need_dA_prev):
 def cost(AL, Y):
     """Binary cross-entropy J = -1/m sum(Y log AL + (1 - Y) log(1 - AL)), a Python float."""
     dt = common_dtype(AL, Y)
-    AL = np.ascontiguousarray(as_matrix(AL, "AL", dt, "(1, m)"))
-    Y = np.ascontiguousarray(as_matrix(Y, "Y", dt, "(1, m)"))
+    AL, Y = _output_and_labels(AL, Y, dt)
+    if not np.all((AL >= 0) & (AL <= 1)):
+        raise ValueError("AL: expected probabilities in [0, 1]")
+    return float(_kernel("cost", dt)(np.ascontiguousarray(AL), np.ascontiguousarray(Y)))
+
+
+def _output_and_labels(AL, Y, dt):
+    """AL and Y as (1, m) arrays of one shape, Y of 0/1 labels."""
+    AL = as_matrix(AL, "AL", dt, "(1, m)")
+    Y = as_matrix(Y, "Y", dt, "(1, m)")
+    if AL.shape[0] != 1:
+        raise ValueError(f"AL: expected one row (1, m), got shape {AL.shape}")
     if Y.shape != AL.shape:
         raise ValueError(f"Y: expected the shape of AL {AL.shape}, got {Y.shape}")
-    return float(_kernel("cost", dt)(AL, Y))
+    check_labels(Y)
+    return AL, Y
 
 
 def forward(X, params, activations):
     """(AL, caches): each layer Z = W A_prev + b, A = g(Z); caches[l] = (A_prev, W, b, Z)."""
     params, activations = _check_params(params, activations)
-    A = X
+    A = as_matrix(X, "X", common_dtype(X), "(n_x, m)")
     caches = []
     for (W, b), g in zip(params, activations):
         Z = linear_forward(A, W, b)
@@ -100,15 +111,13 @@ def forward(X, params, activations):
 
 def backward(AL, Y, caches, activations):
     """[(dW1, db1), ..., (dWL, dbL)] for a sigmoid output with binary cross-entropy, dZ[L] = AL - Y."""
-    if len(caches) != len(activations):
-        raise ValueError(f"activations: expected {len(caches)} names (one per cached layer), got {len(activations)}")
+    if isinstance(caches, (str, bytes)) or not hasattr(caches, "__len__"):
+        raise TypeError(f"caches: expected the list returned by forward, got {type(caches).__name__}")
+    _check_activations(activations, len(caches))
     if activations[-1] != "sigmoid":
         raise ValueError(f"activations: the output layer must be 'sigmoid', got {activations[-1]!r}")
     dt = common_dtype(AL, Y)
-    AL = as_matrix(AL, "AL", dt, "(1, m)")
-    Y = as_matrix(Y, "Y", dt, "(1, m)")
-    if Y.shape != AL.shape:
-        raise ValueError(f"Y: expected the shape of AL {AL.shape}, got {Y.shape}")
+    AL, Y = _output_and_labels(AL, Y, dt)
     dZ = AL - Y  # the sigmoid and cross-entropy derivatives together
     grads = [None] * len(caches)
     for l in reversed(range(len(caches))):
@@ -123,7 +132,10 @@ def backward(AL, Y, caches, activations):
 
 def update(params, grads, learning_rate):
     """New parameters W - learning_rate dW, b - learning_rate db (the inputs are left as they were)."""
-    learning_rate = check_positive_float(learning_rate, "learning_rate")
+    check_positive_float(learning_rate, "learning_rate")
+    for what, value in (("params", params), ("grads", grads)):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise TypeError(f"{what}: expected a list of pairs, got {type(value).__name__}")
     if len(grads) != len(params):
         raise ValueError(f"grads: expected {len(params)} (dW, db) pairs, got {len(grads)}")
     new = []
@@ -135,17 +147,26 @@ def update(params, grads, learning_rate):
             dP = as_matrix(dP, "d" + name, dt)
             if dP.shape != P.shape:
                 raise ValueError(f"d{name}: expected shape {P.shape}, got {dP.shape}")
-            pair.append(_kernel("update", dt)(P, _same_order(dP, P), learning_rate))
+            lr = check_positive_float(learning_rate, "learning_rate", dt)  # must stay finite in dt
+            pair.append(_kernel("update", dt)(P, _same_order(dP, P), lr))
         new.append(tuple(pair))
     return new
 
 
-def _check_params(params, activations):
-    if isinstance(activations, str) or len(params) != len(activations):
-        raise ValueError(f"activations: expected a list of {len(params)} names, one per layer, got {activations!r}")
+def _check_activations(activations, n_layers):
+    if isinstance(activations, (str, bytes)) or not hasattr(activations, "__len__"):
+        raise TypeError(f"activations: expected a list of {n_layers} names, one per layer, got {activations!r}")
+    if len(activations) != n_layers:
+        raise ValueError(f"activations: expected {n_layers} names (one per layer), got {len(activations)}")
     for l, g in enumerate(activations):
         check_name(g, f"activations[{l}]", ACTIVATIONS)
+
+
+def _check_params(params, activations):
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__len__"):
+        raise TypeError(f"params: expected a list of (W, b) pairs, got {type(params).__name__}")
+    _check_activations(activations, len(params))
     for l, pair in enumerate(params, start=1):
-        if len(pair) != 2:
-            raise ValueError(f"params[{l - 1}]: expected a (W{l}, b{l}) pair")
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise TypeError(f"params[{l - 1}]: expected a (W{l}, b{l}) pair")
     return list(params), list(activations)

@@ -4,6 +4,7 @@ The whole loop (forward, cost, backward, update) runs in C++ with the GIL releas
 Python only at record points (cost history, progress bar, printing, callback).
 """
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -28,7 +29,7 @@ from .init import initialize_parameters
 @dataclass
 class History:
     """Costs of one `fit`: costs[k] is the cost at iteration iterations[k], computed before that
-    iteration's update; the last entry is the cost after the final iteration."""
+    iteration's update; the last entry is the cost after the final iteration (iterations done)."""
 
     iterations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     costs: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -60,6 +61,7 @@ class Network:
         self.init = init
         self.seed = seed
         self._core = getattr(_core, f"Network_{self.dtype.name}")(list(self.layer_dims), list(self.activations))
+        self._fit_lock = threading.RLock()
         self.history_: Optional[History] = None
         self.first_layer_: Optional[str] = None
         self.train_settings_: Optional[dict] = None
@@ -100,7 +102,7 @@ class Network:
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
-        learning_rate = check_positive_float(learning_rate, "learning_rate")
+        learning_rate = check_positive_float(learning_rate, "learning_rate", self.dtype)
         iterations = check_int(iterations, "iterations", 0)
         record_every = check_int(record_every, "record_every", 1)
         if print_every is not None:
@@ -114,32 +116,36 @@ class Network:
         check_memory(_workspace_bytes(self.layer_dims, X.shape[1], first_layer == "gram", self.dtype.itemsize),
                      f"fit on {X.shape[1]} examples")
 
+        with self._fit_lock:  # one fit at a time per network; re-entrant, so a callback may use the network
+            return self._fit(X, Y, learning_rate, iterations, record_every, verbose, print_every, callback,
+                             first_layer)
+
+    def _fit(self, X, Y, learning_rate, iterations, record_every, verbose, print_every, callback, first_layer):
         recorded_at, costs = [], []
         bar = _progress_bar(iterations) if verbose else None
         start = time.perf_counter()
-        self.history_ = History(learning_rate=learning_rate)
         try:
             self._core.begin_fit(X, Y, learning_rate, first_layer == "gram")
-            i = 0
-            while i < iterations:
-                n = _next_stop(i, iterations, record_every, print_every) - i
+            i, n = 0, 0
+            while True:
+                # train(n) returns with the network at iteration i + done and the cost of those parameters
                 cost, done, diverged, reverted = self._core.train(n)
+                i += done
                 if diverged:
-                    raise FloatingPointError(_divergence_message(i + done, reverted, learning_rate))
-                if i % record_every == 0:
-                    recorded_at.append(i)
-                    costs.append(cost)
-                if print_every is not None and i % print_every == 0:
-                    print(f"Cost after iteration {i}: {cost}")
+                    raise FloatingPointError(_divergence_message(i, reverted, learning_rate))
                 if bar is not None:
                     bar.update(done)
                     bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
-                stop = callback is not None and i % record_every == 0 and callback(i, cost) is False
-                i += done
-                if stop:
+                if i % record_every == 0 or i == iterations:
+                    recorded_at.append(i)
+                    costs.append(cost)
+                    if callback is not None and callback(i, cost) is False:
+                        break
+                if print_every is not None and i % print_every == 0 and i < iterations:
+                    print(f"Cost after iteration {i}: {cost}")
+                if i == iterations:
                     break
-            recorded_at.append(i)
-            costs.append(self._core.fit_cost())
+                n = _next_stop(i, iterations, record_every, print_every) - i
         finally:
             self._core.end_fit()
             seconds = time.perf_counter() - start

@@ -43,14 +43,14 @@ struct Workspace {
     std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
     std::vector<T> dA;              // (max n[l-1] x block)
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
-    bool has_previous = false;      // dW, db hold the parameters before the last step (see step())
+    bool forward_ready = false;     // A holds the forward pass of the current parameters
 };
 
 // What a call of Network::train did.
 struct TrainResult {
-    double first_cost = 0.0;   // cost of the first iteration, before its step
+    double cost = 0.0;         // cost of the parameters reached (finite unless diverged)
     std::int64_t done = 0;     // steps taken in this call (a step undone after a non-finite cost included)
-    bool diverged = false;     // the cost of iteration `done` (counted from the call's start) was not finite
+    bool diverged = false;     // the parameters reached after `done` steps gave a non-finite cost
     bool reverted = false;     // ... and the step that led there was undone
 };
 
@@ -193,6 +193,7 @@ class Network {
     // Gradient descent: W -= learning_rate dW, b -= learning_rate db. The new values are written over the
     // gradients (no longer needed) and the buffers swapped, so dW and db then hold the parameters before the
     // step, at no cost in memory, until the next backward pass; undo_step() returns to them exactly.
+    // (An optimiser with state, or an allreduce of the gradients, goes between backward and step.)
     // With the Gram first layer, W[1]'s step is recorded as S += dZ[1] (dZ[1] is still in A[1]).
     void step(T learning_rate, Workspace<T>& ws) {
         for (index l = 0; l < L(); ++l) {
@@ -206,7 +207,6 @@ class Network {
             descend<T>(layer.b.data(), learning_rate, layer.db.data(), static_cast<index>(layer.b.size()));
             layer.b.swap(layer.db);
         }
-        ws.has_previous = true;
     }
 
     void undo_step(Workspace<T>& ws) {
@@ -217,7 +217,6 @@ class Network {
                 layers_[l].W.swap(layers_[l].dW);
             layers_[l].b.swap(layers_[l].db);
         }
-        ws.has_previous = false;
     }
 
     // Whether the last forward pass gave a finite cost: the cost is finite exactly when Z[L] is.
@@ -234,28 +233,36 @@ class Network {
         if (ws.gram.active) ws.gram.materialize(X, layers_[0].W.data());
     }
 
-    // `iterations` rounds of forward, backward, step on (X, Y). `stop` is asked after every finished round;
-    // when it says true the loop ends there, so the parameters are always those of a completed iteration.
-    // A forward pass with a non-finite cost ends the loop too, and the step that led to it is undone.
+    // `iterations` steps of gradient descent on (X, Y), each backward, step, then the forward pass of the
+    // parameters reached (the next step starts from it, and it gives their cost). The result holds the cost of
+    // the parameters reached, so a caller sees the cost of iteration i with the network at iteration i.
+    // `stop` is asked after every step; when it says true the loop ends there. A forward pass with a
+    // non-finite cost ends the loop, and the step that led to it is undone (exactly: see step()).
     TrainResult train(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations, Workspace<T>& ws,
                       const std::function<bool()>& stop) {
         TrainResult r;
-        for (std::int64_t i = 0; i < iterations; ++i) {
+        if (!ws.forward_ready) {  // the first call of a fit
             forward(X, ws);
             if (!finite_output(ws)) {
                 r.diverged = true;
-                if (ws.has_previous) {
-                    undo_step(ws);
-                    r.reverted = true;
-                }
-                break;
+                return r;
             }
-            if (i == 0) r.first_cost = cost(ws, Y);
+            ws.forward_ready = true;
+        }
+        for (std::int64_t i = 0; i < iterations; ++i) {
             backward(X, Y, ws);
             step(learning_rate, ws);
             r.done = i + 1;
+            forward(X, ws);
+            if (!finite_output(ws)) {
+                undo_step(ws);
+                ws.forward_ready = false;
+                r.diverged = r.reverted = true;
+                return r;
+            }
             if (stop && stop()) break;
         }
+        r.cost = cost(ws, Y);
         return r;
     }
 
