@@ -1,0 +1,392 @@
+"""nn against nn.reference (NumPy), PyTorch and scikit-learn on the workloads of issue 4.
+
+    python bench/compare.py                      # every workload and peer, default threads and 1 thread
+    python bench/compare.py --quick              # a smoke run (~1-2 minutes)
+    python bench/compare.py --workloads cat wide --peers nn torch --threads default
+
+Every implementation trains the same network from the same initial weights on the same data (see
+workloads.py), first for a fixed number of iterations to check that the final costs agree, then for a number
+of iterations chosen so that one timed call lasts about --target seconds, --repeats times; the table gives the
+median. See bench/README.md for the columns.
+"""
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from peers import (IMPLS, PeerUnavailable, installed, make_runner, nn_first_layer_supported,  # noqa: E402
+                   nn_variants, thread_limit)
+from workloads import WORKLOADS, cost64, initial_params, make_data, useful_flops, x_bytes  # noqa: E402
+
+# Agreement of the final cost after the check iterations, relative to the float64 oracle (nn.reference in
+# float64 when it runs, else nn float64). See README "Agreement" for why these numbers.
+RTOL = {"float64": 1e-9, "float32": 1e-3}
+PEAK_N = 2048
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure_peak(dtype, threads, repeats=5):
+    """GFLOP/s of NumPy's A @ B, 2048 x 2048, best of `repeats` (after one warm-up)."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((PEAK_N, PEAK_N)).astype(dtype)
+    B = rng.standard_normal((PEAK_N, PEAK_N)).astype(dtype)
+    C = np.empty((PEAK_N, PEAK_N), dtype=dtype)
+    with thread_limit(threads):
+        np.matmul(A, B, out=C)
+        best = math.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            np.matmul(A, B, out=C)
+            best = min(best, time.perf_counter() - t)
+    return 2 * PEAK_N**3 / best / 1e9
+
+
+def default_threads():
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except ImportError:
+        pass
+    return os.cpu_count()
+
+
+def impl_label(impl, variant):
+    if impl == "nn":
+        return "nn" if variant is None else f"nn {variant}"
+    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn"}[impl]
+
+
+def versions():
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("nn", "torch", "sklearn", "threadpoolctl"):
+        if installed(mod):
+            try:
+                out[mod] = __import__(mod).__version__
+            except Exception:  # noqa: BLE001
+                out[mod] = "?"
+        else:
+            out[mod] = "not installed"
+    try:
+        from threadpoolctl import threadpool_info
+
+        out["blas"] = sorted({f"{i['internal_api']} {i['version']} {i.get('architecture')} ({os.path.basename(i['filepath'])})"
+                              for i in threadpool_info() if i.get("user_api") == "blas"})
+    except ImportError:
+        pass
+    return out
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# ------------------------------------------------------------------------------------------ one row
+
+
+def run_row(impl, variant, w, dtype, threads, data, args):
+    """Check run, calibration, timed repeats. Never raises: failures become the row's status."""
+    row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
+           "threads": threads, "status": "ok"}
+    X, Y, params0 = data[np.dtype(dtype).name]
+    X64, Y64, _ = data["float64"]
+    try:
+        runner = make_runner(impl, w, X, Y, params0, dtype, variant)
+    except PeerUnavailable as e:
+        row["status"] = str(e)
+        return row
+    try:
+        with thread_limit(threads):
+            check_iters = w.check_iterations if not args.quick else max(2, w.check_iterations // 4)
+            runner.reset()
+            t = time.perf_counter()
+            runner.train(check_iters)
+            t_check = time.perf_counter() - t
+            row["check_iterations"] = check_iters
+            row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
+            if impl == "nn":
+                row["check_path"] = runner.path_used
+            per_iter = t_check / check_iters
+            n = int(min(args.max_iterations, max(args.min_iterations, math.ceil(args.target / per_iter))))
+            times = []
+            for _ in range(args.repeats):
+                runner.reset()
+                gc.collect()
+                t = time.perf_counter()
+                runner.train(n)
+                times.append(time.perf_counter() - t)
+            row["iterations"] = n
+            row["times"] = times
+            row["seconds_per_iteration"] = statistics.median(times) / n
+            row["gflops"] = useful_flops(w.layer_dims, w.m) / row["seconds_per_iteration"] / 1e9
+            if impl == "nn":
+                row["path"] = runner.path_used
+                if runner.path_used not in (None, variant):
+                    row["impl"] += f"->{runner.path_used}"      # what "auto" chose for the timed calls
+    except Exception as e:  # noqa: BLE001  (a broken peer must not stop the benchmark)
+        row["status"] = f"error: {type(e).__name__}: {e}"[:200]
+    return row
+
+
+def memory_probe(impl, variant, w, dtype):
+    cmd = [sys.executable, os.path.join(HERE, "memprobe.py"), "--workload", w.name, "--impl", impl,
+           "--dtype", np.dtype(dtype).name]
+    if variant is not None:
+        cmd += ["--first-layer", variant]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            return {"error": out.stderr.strip().splitlines()[-1][:120] if out.stderr.strip() else "failed"}
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"{type(e).__name__}: {e}"[:120]}
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+
+def add_derived(rows, peaks):
+    """Ratios to nn, % of peak, agreement with the oracle."""
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        same = [o for o in rows if o["workload"] == r["workload"] and o["dtype"] == r["dtype"]
+                and o["threads"] == r["threads"] and o["status"] == "ok"]
+        for key, names in (("ratio_vs_auto", ("nn auto", "nn")), ("ratio_vs_primal", ("nn primal", "nn"))):
+            base = [o for o in same if o["impl"].split("->")[0] in names]
+            if base:
+                r[key] = r["seconds_per_iteration"] / base[0]["seconds_per_iteration"]
+        peak = peaks.get((r["dtype"], r["threads"]))
+        if peak:
+            r["percent_of_peak"] = 100 * r["gflops"] / peak
+        # oracle: nn.reference float64, else nn float64 (primal, else the only/auto row), same threads
+        cands = [o for o in rows if o["workload"] == r["workload"] and o["threads"] == r["threads"]
+                 and o["dtype"] == "float64" and o["status"] == "ok" and "cost" in o]
+        oracle = None
+        for name in ("nn.reference", "nn primal", "nn", "nn auto"):
+            hit = [o for o in cands if o["impl"].split("->")[0] == name]
+            if hit:
+                oracle = hit[0]
+                break
+        if oracle is None and cands:
+            oracle = cands[0]
+        if oracle is not None:
+            r["oracle"] = f"{oracle['impl']} float64"
+            r["cost_rel_diff"] = abs(r["cost"] - oracle["cost"]) / abs(oracle["cost"])
+            r["agrees"] = r["cost_rel_diff"] <= RTOL[r["dtype"]]
+
+
+def fmt_time(s):
+    if s >= 1:
+        return f"{s:.3f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3f} ms"
+    return f"{s * 1e6:.2f} us"
+
+
+def fmt_ratio(x):
+    if x is None:
+        return ""
+    return f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def progress(wrows):
+    """The mean relative change of the cost per check iteration: what one iteration more or less would do."""
+    done = [r for r in wrows if r["status"] == "ok" and "cost" in r and r["dtype"] == "float64"]
+    if not done:
+        return ""
+    r = done[0]
+    per = abs(r["cost0"] - r["cost"]) / r["check_iterations"] / r["cost"]
+    return f" (mean change {per:.1e} relative per iteration)"
+
+
+def render(rows, peaks, meta, workloads):
+    lines = []
+    lines.append(f"nn benchmark  {meta['date']}  {meta['cpu']} ({meta['cpus']} cores)")
+    lines.append(f"command: {meta['command']}  ({meta['seconds']:.0f} s; load average at start "
+                 f"{meta['loadavg_start'][0]:.2f}, at end {meta['loadavg_end'][0]:.2f}: other processes on the "
+                 "machine distort the timings)")
+    lines.append("matrix-multiply peak (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
+        f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
+    lines.append("s/iter: median over repeats of (one training call / its iterations), per-call setup included. "
+                 "x auto, x primal: this row's s/iter / nn's (first_layer=auto, resp. primal) s/iter for the "
+                 "same workload, dtype and threads (> 1: nn is faster). GFLOP/s: useful flops (forward + dW + "
+                 "dA_prev except layer 1) / s, the same count for every row; %peak: of the matmul peak for that "
+                 "dtype and thread count. cost: final cost after the check iterations; rel.diff: vs the float64 "
+                 f"oracle (tolerance {RTOL['float64']:g} float64, {RTOL['float32']:g} float32, ! = outside). "
+                 "+RSS: peak resident memory one training call adds (subprocess), x X: as a multiple of X's size.")
+    header = (f"{'workload':9} {'implementation':18} {'dtype':7} {'thr':>3} {'iters':>6} {'s/iter':>10} "
+              f"{'x auto':>7} {'x primal':>8} {'GFLOP/s':>8} {'%peak':>6} {'cost':>12} {'rel.diff':>9} "
+              f"{'+RSS MB (x X)':>15}")
+    for w in workloads:
+        wrows = [r for r in rows if r["workload"] == w.name]
+        if not wrows:
+            continue
+        lines.append("")
+        lines.append(f"{w.name}: X ({w.n_x}, {w.m}) = {x_bytes(w, np.float64) / 1e6:.1f} MB float64 / "
+                     f"{x_bytes(w, np.float32) / 1e6:.1f} MB float32; layers {list(w.layer_dims)}; hidden "
+                     f"{w.hidden}; lr {w.learning_rate}; {useful_flops(w.layer_dims, w.m) / 1e9:.3f} GFLOP/iter; "
+                     f"cost {wrows[0].get('cost0', float('nan')):.6g} at start; check {wrows[0].get('check_iterations', '?')} iterations"
+                     + progress(wrows))
+        lines.append(header)
+        lines.append("-" * len(header))
+        for r in wrows:
+            head = f"{r['workload']:9} {r['impl']:18} {r['dtype']:7} {r['threads']:>3}"
+            if r["status"] != "ok":
+                lines.append(f"{head} {r['status']}")
+                continue
+            mem = ""
+            if "mem_added" in r:
+                mem = f"{r['mem_added'] / 1e6:.1f} ({r['mem_added'] / r['x_bytes']:.2f})"
+            elif "mem_error" in r:
+                mem = "error"
+            diff = ""
+            if "cost_rel_diff" in r:
+                diff = f"{r['cost_rel_diff']:.1e}" + ("" if r["agrees"] else "!")
+            lines.append(
+                f"{head} {r['iterations']:>6} {fmt_time(r['seconds_per_iteration']):>10} "
+                f"{fmt_ratio(r.get('ratio_vs_auto')):>7} {fmt_ratio(r.get('ratio_vs_primal')):>8} "
+                f"{r['gflops']:>8.2f} {r.get('percent_of_peak', float('nan')):>5.1f}% {r['cost']:>12.6g} "
+                f"{diff:>9} {mem:>15}")
+    bad = [r for r in rows if r["status"] == "ok" and r.get("agrees") is False]
+    if bad:
+        lines.append("")
+        for r in bad:
+            lines.append(f"WARNING: {r['workload']} {r['impl']} {r['dtype']} {r['threads']} thr: final cost "
+                         f"{r['cost']:.12g} differs from {r['oracle']} by {r['cost_rel_diff']:.2e} relative "
+                         f"(tolerance {RTOL[r['dtype']]:g})")
+    errors = [r for r in rows if r["status"].startswith("error")]
+    for r in errors:
+        lines.append(f"WARNING: {r['workload']} {r['impl']} {r['dtype']} {r['threads']} thr: {r['status']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: short timings, one repeat, fewer checks")
+    ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    ap.add_argument("--peers", nargs="+", default=list(IMPLS), choices=list(IMPLS),
+                    help="implementations to run (nn is the baseline of the ratios)")
+    ap.add_argument("--dtypes", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
+    ap.add_argument("--threads", nargs="+", default=["default", "1"],
+                    help="thread settings: 'default' and/or integers")
+    ap.add_argument("--target", type=float, default=None, help="seconds per timed call (default 1, quick 0.15)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 3, quick 1)")
+    ap.add_argument("--min-iterations", type=int, default=3)
+    ap.add_argument("--max-iterations", type=int, default=200000)
+    ap.add_argument("--memory", choices=["nn", "all", "none"], default="nn",
+                    help="which rows get the +RSS column (one subprocess each, default threads)")
+    ap.add_argument("--json", default=os.path.join(HERE, "results", "compare.json"))
+    args = ap.parse_args(argv)
+    if args.target is None:
+        args.target = 0.15 if args.quick else 1.0
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+
+    started = time.perf_counter()
+    dflt = default_threads()
+    thread_settings = []
+    for t in args.threads:
+        n = None if t == "default" else int(t)
+        label = dflt if n is None else n
+        if label not in [lbl for _, lbl in thread_settings]:
+            thread_settings.append((n, label))
+
+    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_model(),
+            "cpus": os.cpu_count(), "command": " ".join(["python"] + [os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+            "versions": versions(), "nn_first_layer_option": installed("nn") and nn_first_layer_supported(),
+            "rtol": RTOL, "options": vars(args), "loadavg_start": os.getloadavg()}
+    for impl in args.peers:
+        if impl in ("torch", "sklearn") and not installed(impl):
+            log(f"{impl}: not installed (pip install '.[bench]'); its rows say so")
+
+    log("measuring the matrix-multiply peak ...")
+    peaks = {}
+    for n, label in thread_settings:
+        for dt in args.dtypes:
+            peaks[(dt, label)] = measure_peak(np.dtype(dt), n)
+            log(f"  {dt} {label} threads: {peaks[(dt, label)]:.1f} GFLOP/s")
+
+    workloads = [WORKLOADS[name] for name in args.workloads]
+    rows = []
+    variants = nn_variants() if "nn" in args.peers else []
+    for w in workloads:
+        data = {}
+        for dt in set(args.dtypes) | {"float64"}:
+            X, Y = make_data(w, np.dtype(dt))
+            data[dt] = (X, Y, initial_params(w, np.dtype(dt)))
+        cost0 = cost64(data["float64"][0], data["float64"][1], data["float64"][2], w.activations)
+        for n, label in thread_settings:
+            for dt in args.dtypes:
+                for impl in args.peers:
+                    for variant in (variants if impl == "nn" else [None]):
+                        row = run_row(impl, variant, w, np.dtype(dt), n, data, args)
+                        row["threads"] = label
+                        row["cost0"] = cost0
+                        row["x_bytes"] = x_bytes(w, np.dtype(dt))
+                        rows.append(row)
+                        log(f"  {w.name:9} {row['impl']:18} {dt:7} {label:>2} thr: "
+                            + (fmt_time(row["seconds_per_iteration"]) + "/iter" if row["status"] == "ok"
+                               else row["status"]))
+        del data
+        if args.memory != "none":
+            for r in rows:
+                is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
+                if (r["workload"] != w.name or r["status"] != "ok" or r["threads"] != thread_settings[0][1]
+                        or not (is_nn or args.memory == "all")):
+                    continue
+                impl = {"nn.reference": "reference"}.get(r["impl"], r["impl"].split()[0])
+                variant = r["impl"].split()[1].split("->")[0] if r["impl"].startswith("nn ") else None
+                res = memory_probe(impl, variant, w, r["dtype"])
+                if "added" in res:
+                    r["mem_added"] = res["added"]
+                    r["mem_method"] = res["method"]
+                else:
+                    r["mem_error"] = res.get("error")
+                log(f"  memory {w.name} {r['impl']} {r['dtype']}: {res}")
+
+    add_derived(rows, peaks)
+    meta["seconds"] = time.perf_counter() - started
+    meta["loadavg_end"] = os.getloadavg()
+    text = render(rows, peaks, meta, workloads)
+    print(text)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "peaks_gflops": [{"dtype": d, "threads": t, "gflops": g}
+                                                      for (d, t), g in sorted(peaks.items())],
+                       "rows": rows, "table": text}, f, indent=1, default=str)
+        log(f"wrote {args.json} ({meta['seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""The implementations compared by bench/compare.py, behind one small interface.
+
+    runner = make_runner(impl, workload, X, Y, params0, dtype)   # data already in `dtype`, X (n_x, m)
+    runner.reset()          # untimed: back to params0 (fresh copies), build whatever the peer needs
+    runner.train(n)         # timed: n iterations of full-batch gradient descent
+    runner.params()         # untimed: [(W, b)] in the course layout, W (n[l], n[l-1]), b (n[l], 1)
+
+Every peer does the same maths: Z[l] = W[l] A[l-1] + b[l], hidden g, sigmoid output, mean binary
+cross-entropy, plain gradient descent W -= lr dW with dW = dZ A_prev^T / m. None computes dA[0] (nn and
+the reference skip it by design, PyTorch because X does not require grad, scikit-learn because its loop
+stops at layer 1).
+
+A peer whose package is not installed raises PeerUnavailable from make_runner.
+"""
+import importlib.util
+import inspect
+import warnings
+
+import numpy as np
+
+IMPLS = ("nn", "reference", "torch", "sklearn")
+
+
+class PeerUnavailable(Exception):
+    pass
+
+
+def installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def nn_first_layer_supported():
+    import nn
+
+    return "first_layer" in inspect.signature(nn.Network.fit).parameters
+
+
+def nn_variants():
+    """The nn rows: ("auto", "primal") when fit takes first_layer=, else one row with the only path."""
+    return ["auto", "primal"] if nn_first_layer_supported() else [None]
+
+
+def copy_params(params):
+    return [(W.copy(), b.copy()) for W, b in params]
+
+
+# ------------------------------------------------------------------------------------------------- nn
+
+
+class NNRunner:
+    def __init__(self, workload, X, Y, params0, dtype, first_layer=None):
+        import nn
+
+        self.nn, self.w, self.X, self.Y, self.params0, self.dtype = nn, workload, X, Y, params0, dtype
+        self.first_layer = first_layer
+        self.path_used = first_layer
+
+    def reset(self):
+        hidden = self.w.hidden if self.w.hidden != "-" else "relu"  # no hidden layer: unused
+        self.net = self.nn.Network.from_params(copy_params(self.params0), hidden=hidden, dtype=self.dtype)
+
+    def train(self, n):
+        kwargs = {} if self.first_layer is None else {"first_layer": self.first_layer}
+        self.net.fit(self.X, self.Y, learning_rate=self.w.learning_rate, iterations=n, record_every=max(n, 1),
+                     **kwargs)
+        used = getattr(self.net, "first_layer_", None)          # the path "auto" resolved to
+        if used is None:
+            used = (getattr(self.net, "train_settings_", None) or {}).get("first_layer")
+        if used is not None:
+            self.path_used = used
+
+    def params(self):
+        return self.net.params
+
+
+# ------------------------------------------------------------------------------------------ reference
+
+
+class ReferenceRunner:
+    def __init__(self, workload, X, Y, params0, dtype):
+        from nn import reference
+
+        self.ref, self.w, self.X, self.Y, self.params0 = reference, workload, X, Y, params0
+
+    def reset(self):
+        self.p = copy_params(self.params0)
+
+    def train(self, n):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # its log(0) in the recorded cost
+            self.p, _, _ = self.ref.train(self.X, self.Y, self.p, self.w.activations, self.w.learning_rate, n,
+                                          record_every=max(n, 1))
+
+    def params(self):
+        return self.p
+
+
+# ------------------------------------------------------------------------------------------------ torch
+
+
+class TorchRunner:
+    """Autograd on the course's column layout with a hand-written SGD step."""
+
+    def __init__(self, workload, X, Y, params0, dtype):
+        if not installed("torch"):
+            raise PeerUnavailable("not installed")
+        import torch
+        import torch.nn.functional as F
+
+        self.torch, self.F, self.w, self.params0 = torch, F, workload, params0
+        self.X = torch.from_numpy(X)         # shares memory with the NumPy array, (n_x, m)
+        self.Y = torch.from_numpy(Y)         # (1, m)
+        act = {"relu": torch.relu, "tanh": torch.tanh, "-": None}
+        self.g = act[workload.hidden]
+
+    def reset(self):
+        t = self.torch
+        self.p = [(t.tensor(W, requires_grad=True), t.tensor(b, requires_grad=True)) for W, b in self.params0]
+
+    def train(self, n):
+        t, F, g, lr = self.torch, self.F, self.g, self.w.learning_rate
+        flat = [x for pair in self.p for x in pair]
+        last = len(self.p) - 1
+        for _ in range(n):
+            A = self.X
+            for l, (W, b) in enumerate(self.p):
+                Z = t.addmm(b, W, A)            # Z = W A + b (b broadcast over the columns)
+                A = Z if l == last else g(Z)
+            # mean binary cross-entropy of sigmoid(Z[L]) computed from the logits: the course's cost
+            J = F.binary_cross_entropy_with_logits(A, self.Y)
+            J.backward()
+            with t.no_grad():
+                for x in flat:
+                    x -= lr * x.grad
+                    x.grad = None
+
+    def params(self):
+        return [(W.detach().numpy().copy(), b.detach().numpy().copy()) for W, b in self.p]
+
+
+# ------------------------------------------------------------------------------------------- sklearn
+
+
+class SklearnRunner:
+    """MLPClassifier as plain full-batch gradient descent, warm-started from params0.
+
+    solver="sgd" with batch_size=m, momentum 0, constant rate, alpha=0, shuffle off, no early stopping and a
+    stopping rule that cannot fire (tol=0 with n_iter_no_change larger than max_iter) is exactly
+    W -= lr dW. scikit-learn has no public way to start from given weights, so reset() does one
+    partial_fit on two examples (it sets classes_, n_layers_, out_activation_, ...), then replaces coefs_ and
+    intercepts_ (transposed: scikit-learn stores W as (n_in, n_out)) and clears the bookkeeping that fit
+    would otherwise carry over. With warm_start=True, fit() then keeps those weights; it builds a fresh
+    SGDOptimizer over them. Its binary loss is log-loss of a logistic output, so dZ[L] = A[L] - Y as ours.
+    """
+
+    def __init__(self, workload, X, Y, params0, dtype):
+        if not installed("sklearn"):
+            raise PeerUnavailable("not installed")
+        from sklearn.neural_network import MLPClassifier
+
+        if workload.hidden not in ("relu", "tanh", "logistic", "identity", "-"):
+            raise PeerUnavailable(f"no {workload.hidden} activation")
+        self.MLPClassifier, self.w, self.params0 = MLPClassifier, workload, params0
+        self.Xs = np.ascontiguousarray(X.T)          # scikit-learn's natural (m, n_x), C order
+        self.ys = Y.ravel().astype(np.int64)
+
+    def reset(self):
+        w = self.w
+        m = self.Xs.shape[0]
+        clf = self.MLPClassifier(
+            hidden_layer_sizes=tuple(w.layer_dims[1:-1]),
+            activation=w.hidden if w.hidden != "-" else "identity",
+            solver="sgd", alpha=0.0, batch_size=m, learning_rate="constant", learning_rate_init=w.learning_rate,
+            momentum=0.0, nesterovs_momentum=False, shuffle=False, early_stopping=False,
+            tol=0.0, n_iter_no_change=np.iinfo(np.int32).max, max_iter=1, warm_start=True, random_state=0)
+        idx = [int(np.argmax(self.ys == 0)), int(np.argmax(self.ys == 1))]   # both classes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(self.Xs[idx], self.ys[idx], classes=np.array([0, 1]))
+        # np.array copies: W.T of a one-row W is already contiguous, and fit() updates coefs_ in place
+        clf.coefs_ = [np.array(W.T, order="C") for W, _ in self.params0]
+        clf.intercepts_ = [b.ravel().copy() for _, b in self.params0]
+        clf.n_iter_, clf.t_ = 0, 0
+        clf.loss_curve_, clf._no_improvement_count, clf.best_loss_ = [], 0, np.inf
+        self.clf = clf
+
+    def train(self, n):
+        self.clf.set_params(max_iter=n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # ConvergenceWarning at max_iter: expected
+            self.clf.fit(self.Xs, self.ys)
+        if self.clf.n_iter_ != n:
+            raise RuntimeError(f"MLPClassifier stopped after {self.clf.n_iter_} of {n} iterations")
+
+    def params(self):
+        return [(W.T.copy(), b.reshape(-1, 1).copy()) for W, b in zip(self.clf.coefs_, self.clf.intercepts_)]
+
+
+def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
+    if impl == "nn":
+        return NNRunner(workload, X, Y, params0, dtype, first_layer)
+    if impl == "reference":
+        return ReferenceRunner(workload, X, Y, params0, dtype)
+    if impl == "torch":
+        return TorchRunner(workload, X, Y, params0, dtype)
+    if impl == "sklearn":
+        return SklearnRunner(workload, X, Y, params0, dtype)
+    raise ValueError(impl)
+
+
+# ---------------------------------------------------------------------------------------------- threads
+
+
+class thread_limit:
+    """`with thread_limit(n):` runs with n BLAS/OpenMP threads everywhere (nn's and NumPy's OpenBLAS via
+    threadpoolctl, PyTorch via torch.set_num_threads); n=None leaves the defaults."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is None:
+            return self
+        from threadpoolctl import threadpool_limits
+
+        self._limits = threadpool_limits(limits=self.n)
+        self._torch_threads = None
+        if installed("torch"):
+            import torch
+
+            self._torch_threads = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.n is None:
+            return False
+        self._limits.restore_original_limits()
+        if self._torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(self._torch_threads)
+        return False
