@@ -32,18 +32,6 @@ std::vector<T> random_labels(std::size_t count, std::uint32_t seed = 2) {
 template <class T>
 const char* type_name() { return sizeof(T) == sizeof(double) ? "double" : "float"; }
 
-inline const char* activation_name(Activation g) {
-    switch (g) {
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::relu: return "relu";
-        case Activation::leaky_relu: return "leaky_relu";
-        case Activation::linear: return "linear";
-    }
-    return "?";
-}
-inline const Activation all_activations[] = {Activation::sigmoid, Activation::tanh, Activation::relu,
-                                             Activation::leaky_relu, Activation::linear};
 
 // Elements per second (items_per_second) and its inverse, seconds per element (printed with an SI prefix:
 // "1.25ns" is 1.25 nanoseconds per element; JSON output has the plain number of seconds).

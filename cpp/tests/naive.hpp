@@ -24,18 +24,6 @@ constexpr double rtol() { return sizeof(T) == sizeof(double) ? 1e-12 : 1e-5; }
 template <class T>
 constexpr double eps() { return static_cast<double>(std::numeric_limits<T>::epsilon()); }
 
-inline const char* name_of(Activation g) {
-    switch (g) {
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::relu: return "relu";
-        case Activation::leaky_relu: return "leaky_relu";
-        case Activation::linear: return "linear";
-    }
-    return "?";
-}
-inline const Activation all_activations[] = {Activation::sigmoid, Activation::tanh, Activation::relu,
-                                             Activation::leaky_relu, Activation::linear};
 
 template <class T>
 std::vector<T> uniform(std::size_t count, double lo, double hi, std::uint32_t seed) {

@@ -34,7 +34,7 @@ TYPED_TEST(Activations, ForwardNoBias) {
     for (Activation g : all_activations)
         for (index size : sizes)
             for (bool as_column : {false, true}) {  // (1 x size) and (size x 1): one long row, or many rows of 1
-                SCOPED_TRACE(std::string(name_of(g)) + " size " + std::to_string(size) + (as_column ? " column" : " row"));
+                SCOPED_TRACE(std::string(activation_name(g)) + " size " + std::to_string(size) + (as_column ? " column" : " row"));
                 const index n = as_column ? size : 1, m = as_column ? 1 : size;
                 auto Z = uniform<T>(size, -8, 8, 11 + size);
                 std::vector<ld> ref(size);
@@ -52,7 +52,7 @@ TYPED_TEST(Activations, ForwardWithBias) {
     const std::pair<index, index> shapes[] = {{1, 1}, {3, 7}, {7, 3}, {17, 5}, {1, 1000}, {4, 1000}, {1000, 1}};
     for (Activation g : all_activations)
         for (auto [n, m] : shapes) {
-            SCOPED_TRACE(std::string(name_of(g)) + " n " + std::to_string(n) + " m " + std::to_string(m));
+            SCOPED_TRACE(std::string(activation_name(g)) + " n " + std::to_string(n) + " m " + std::to_string(m));
             auto Z = uniform<T>(n * m, -6, 6, 21 + n * m);
             auto b = uniform<T>(n, -3, 3, 22 + n);  // b[i] goes to every element of row i
             std::vector<ld> ref(n * m);
@@ -73,7 +73,7 @@ TYPED_TEST(Activations, BackwardFromZ) {
     using T = TypeParam;
     for (Activation g : all_activations)
         for (index size : sizes) {
-            SCOPED_TRACE(std::string(name_of(g)) + " size " + std::to_string(size));
+            SCOPED_TRACE(std::string(activation_name(g)) + " size " + std::to_string(size));
             auto Z = uniform<T>(size, -8, 8, 31 + size);
             auto dA = uniform<T>(size, -2, 2, 32 + size);
             std::vector<ld> ref(size);
@@ -91,7 +91,7 @@ TYPED_TEST(Activations, BackwardFromOutput) {
     using T = TypeParam;
     for (Activation g : all_activations)
         for (index size : sizes) {
-            SCOPED_TRACE(std::string(name_of(g)) + " size " + std::to_string(size));
+            SCOPED_TRACE(std::string(activation_name(g)) + " size " + std::to_string(size));
             auto Z = uniform<T>(size, -8, 8, 41 + size);
             if (size > 3) Z[2] = T(0);  // relu: A = 0 exactly must give dZ = 0
             std::vector<T> A(size);
@@ -133,7 +133,7 @@ TYPED_TEST(Activations, LargeMagnitudeIsFiniteAndSaturates) {
         const auto Z = extreme_values<T>(count);
         const std::vector<T> zero_b(1, T(0)), ones(count, T(1));
         for (Activation g : all_activations) {
-            SCOPED_TRACE(std::string(name_of(g)) + " count " + std::to_string(count));
+            SCOPED_TRACE(std::string(activation_name(g)) + " count " + std::to_string(count));
             std::vector<T> A(count), A_b(count), dZ(count), dZ_out(count);
             activation_forward<T>(g, Z.data(), nullptr, A.data(), 1, count);
             activation_forward<T>(g, Z.data(), zero_b.data(), A_b.data(), 1, count);
@@ -174,7 +174,7 @@ TYPED_TEST(Activations, LargeMagnitudeIsFiniteAndSaturates) {
 }
 
 TEST(ActivationNames, RoundTripAndUnknownThrows) {
-    for (Activation g : all_activations) EXPECT_EQ(activation_from_name(name_of(g)), g);
+    for (Activation g : all_activations) EXPECT_EQ(activation_from_name(activation_name(g)), g);
     EXPECT_THROW(activation_from_name("softmax"), std::invalid_argument);
     EXPECT_THROW(activation_from_name(""), std::invalid_argument);
 }

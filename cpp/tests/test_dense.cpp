@@ -43,7 +43,7 @@ TYPED_TEST(Dense, ForwardMatchesNaive) {
             for (Activation g : gs) {
                 SCOPED_TRACE("n " + std::to_string(s.n) + " n_prev " + std::to_string(s.n_prev) + " m " +
                              std::to_string(s.m) + " W " + order_name(w_f, pad) + " A_prev " +
-                             order_name(a_f, pad) + " g " + name_of(g));
+                             order_name(a_f, pad) + " g " + activation_name(g));
                 std::vector<ld> ref(s.n * s.m), atol(s.n * s.m);
                 for (index i = 0; i < s.n; ++i)
                     for (index j = 0; j < s.m; ++j) {

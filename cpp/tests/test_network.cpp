@@ -140,7 +140,7 @@ TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
             for (bool x_f : {false, true})
                 for (index block : {index(0), index(1), index(3)}) {  // columns of dA per block (0: the default)
                 SCOPED_TRACE("dims [" + [&] { std::string s; for (index n : c.dims) s += std::to_string(n) + ","; return s; }() +
-                             "] m " + std::to_string(c.m) + " hidden " + name_of(hidden) + (x_f ? " X F-order" : " X C-order") +
+                             "] m " + std::to_string(c.m) + " hidden " + activation_name(hidden) + (x_f ? " X F-order" : " X C-order") +
                              " block " + std::to_string(block));
                 seed += 100;
                 Network<T> net(c.dims, acts_for<T>(c, hidden));
@@ -214,7 +214,7 @@ TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
 TEST(NetworkGradients, MatchFiniteDifferencesOfTheCost) {
     for (Activation hidden : {Activation::tanh, Activation::sigmoid, Activation::relu, Activation::leaky_relu})
         for (const Case& c : {Case{{4, 5, 3, 1}, 6}, Case{{3, 4, 2}, 5}, Case{{2, 1}, 1}}) {
-            SCOPED_TRACE(std::string("hidden ") + name_of(hidden) + " L " + std::to_string(c.dims.size() - 1));
+            SCOPED_TRACE(std::string("hidden ") + activation_name(hidden) + " L " + std::to_string(c.dims.size() - 1));
             Network<double> net(c.dims, acts_for<double>(c, hidden));
             NaiveNet unused;
             make_pair<double>(c, hidden, 77, net, unused);
@@ -400,7 +400,7 @@ TYPED_TEST(NetworkT, GramFirstLayerMatchesThePrimalPath) {
         for (Activation hidden : {Activation::relu, Activation::tanh})
             for (bool x_f : {false, true}) {
                 SCOPED_TRACE("n_x " + std::to_string(c.dims[0]) + " L " + std::to_string(c.dims.size() - 1) + " m " +
-                             std::to_string(c.m) + " " + name_of(hidden) + (x_f ? " X F-order" : " X C-order"));
+                             std::to_string(c.m) + " " + activation_name(hidden) + (x_f ? " X F-order" : " X C-order"));
                 Network<T> primal(c.dims, acts_for<T>(c, hidden)), gram(c.dims, acts_for<T>(c, hidden));
                 NaiveNet u1, u2;
                 make_pair<T>(c, hidden, 600, primal, u1);

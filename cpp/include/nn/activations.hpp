@@ -30,6 +30,20 @@ inline Activation activation_from_name(std::string_view name) {
                                 activation_names);
 }
 
+inline const char* activation_name(Activation g) {
+    switch (g) {
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::relu: return "relu";
+        case Activation::leaky_relu: return "leaky_relu";
+        case Activation::linear: return "linear";
+    }
+    return "?";
+}
+
+inline constexpr Activation all_activations[] = {Activation::sigmoid, Activation::tanh, Activation::relu,
+                                                 Activation::leaky_relu, Activation::linear};
+
 // A = g(Z + b), b added to each row of a row-major (n x m) block (b may be null: no bias).
 // Bias and activation in one pass straight after the gemm. A may alias Z.
 template <class T>
