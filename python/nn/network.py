@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    as_matrix,
     check_activations,
     check_memory,
     check_name,
@@ -22,6 +23,7 @@ from ._validation import (
     check_positive_float,
     check_X,
     check_Y,
+    common_dtype,
 )
 from .init import initialize_parameters
 
@@ -210,8 +212,11 @@ def choose_first_layer(layer_dims, m, iterations, itemsize=8):
     Each product is costed at max(flops, BALANCE * bytes it must stream). Per iteration the primal first layer
     does W1 X and dZ1 X^T (2 n1 n_x m flops each, each streaming X); the Gram one does S G (2 n1 m^2 flops,
     streaming G). Once per fit the Gram path forms G = X^T X (2 n_x m^2), L0 = W1 X and, at the end, W1.
+    Never when G (m x m) would be larger than X (n_x x m): "auto" does not trade memory for speed.
     """
     n_x, n1 = layer_dims[0], layer_dims[1]
+    if m > n_x:
+        return "primal"
 
     def product(flops, streamed):
         return max(flops, BALANCE * streamed * itemsize)
@@ -237,8 +242,6 @@ def _progress_bar(iterations):
 
 
 def _check_params(params, dtype):
-    from ._validation import as_matrix, common_dtype
-
     if isinstance(params, (str, bytes)) or not hasattr(params, "__len__") or len(params) == 0:
         raise TypeError("params: expected a non-empty list of (W, b) pairs")
     pairs = []
