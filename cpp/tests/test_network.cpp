@@ -264,10 +264,10 @@ TYPED_TEST(NetworkT, WorkspaceSizes) {
             EXPECT_EQ(ws.dA.size(), 0u);  // logistic regression needs no dA
         } else {
             EXPECT_GE(static_cast<index>(ws.dA.size()), max_n_prev * ws.block);
-            // bounded: ~512 KiB, or 16 columns when a column alone is that large; all of it when m is smaller
-            const index bound = std::max<index>(index(1) << 19, 16 * max_n_prev * static_cast<index>(sizeof(T)));
+            // bounded: dA_block_bytes, or 16 columns when a column alone is that large; all of it when m is smaller
+            const index bound = std::max<index>(dA_block_bytes, 16 * max_n_prev * static_cast<index>(sizeof(T)));
             EXPECT_LE(static_cast<index>(ws.dA.size() * sizeof(T)), bound);
-            if (c.m * max_n_prev * static_cast<index>(sizeof(T)) <= (index(1) << 19)) {
+            if (c.m * max_n_prev * static_cast<index>(sizeof(T)) <= dA_block_bytes) {
                 EXPECT_EQ(ws.block, c.m);
             }
         }

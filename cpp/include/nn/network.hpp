@@ -36,6 +36,10 @@ struct Layer {
 // output layer's buffer holds Z[L] (the stable cost needs Z, and A[L] = sigmoid(Z[L]) is folded into dZ[L]).
 // dA[l-1] = W[l]^T dZ[l] is formed a block of columns at a time, so it needs only a (max n[l-1] x block)
 // buffer: the workspace adds little beyond the activations that backpropagation must keep.
+// Bytes of dA formed at a time: a block stays in cache between the gemm that writes it and the pass that reads
+// it, and the workspace stays at little more than the activations backpropagation must keep.
+inline constexpr index dA_block_bytes = index(1) << 18;
+
 template <class T>
 struct Workspace {
     index m = 0;
@@ -89,8 +93,7 @@ class Network {
             ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
             if (&layer != &layers_.front()) max_n_prev = std::max(max_n_prev, layer.n_prev);
         }
-        // ~512 KiB of dA per block: stays in cache between the gemm that writes it and the pass that reads it
-        ws.block = std::min(m, std::max<index>(16, (index(1) << 19) / static_cast<index>(sizeof(T)) / max_n_prev));
+        ws.block = std::min(m, std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
         if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block));
         return ws;
     }
