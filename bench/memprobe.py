@@ -4,11 +4,17 @@
 
 prints one JSON line: {"rss_before": bytes, "peak": bytes, "added": bytes, "x_bytes": bytes, "method": ...}.
 
-The data, the initial parameters and the peer's own objects are made first; a 1-iteration warm-up on a
-64-column copy loads the libraries and lets OpenBLAS touch its buffers; then the peak-RSS counter is reset
-(writing 5 to /proc/self/clear_refs sets VmHWM to the current VmRSS) and the timed call runs. "added" is
-VmHWM after the call minus VmRSS before it. Where clear_refs is not available, the fallback is
-getrusage's ru_maxrss (which cannot be reset, so it only shows growth above the earlier peak).
+The data, the initial parameters and the peer's own objects are made first; a 1-iteration warm-up of the same
+training call on the full data loads the libraries and lets OpenBLAS touch its buffers (a one-time cost of the
+library, not of a fit); then the peak-RSS counter is reset (writing 5 to /proc/self/clear_refs sets VmHWM to
+the current VmRSS) and the measured call runs. "added" is VmHWM after the call minus VmRSS before it. Where
+clear_refs is not available, the fallback is getrusage's ru_maxrss (which cannot be reset, so it only shows
+growth above the earlier peak).
+
+glibc's malloc raises its mmap threshold after a large block is freed, so the warm-up's buffers would be
+reused from a heap that stays resident and the measured call would seem to add nothing. The process therefore
+runs with a fixed threshold (MALLOC_MMAP_THRESHOLD_, set by compare.py or re-exec'd here): every large buffer
+is its own mapping, returned on free and counted afresh when the measured call touches it.
 """
 import argparse
 import gc
@@ -41,7 +47,12 @@ def reset_peak():
         return False
 
 
+MMAP_THRESHOLD = str(128 * 1024)
+
+
 def main():
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") != MMAP_THRESHOLD:  # see the docstring
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD})
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
     ap.add_argument("--impl", default="nn")
@@ -55,14 +66,9 @@ def main():
     X, Y = make_data(w, dtype)
     params0 = initial_params(w, dtype)
 
-    small = w.with_m(min(64, w.m))
-    warm = make_runner(args.impl, small, np.ascontiguousarray(X[:, :small.m]), np.ascontiguousarray(Y[:, :small.m]),
-                       params0, dtype, args.first_layer)
-    warm.reset()
-    warm.train(1)
-    del warm
-
     runner = make_runner(args.impl, w, X, Y, params0, dtype, args.first_layer)
+    runner.reset()
+    runner.train(1)  # warm-up: libraries loaded, OpenBLAS buffers touched
     runner.reset()
     gc.collect()
     if reset_peak():
