@@ -257,3 +257,21 @@ def test_logistic_regression(init):
     assert np.array_equal(hist.iterations, ref_iterations)
     assert_close(hist.costs, ref_costs, 1e-10, "costs")
     assert_params_close(net.params, ref_params, 1e-10)
+
+
+def test_primal_first_layer_with_many_features_and_few_examples():
+    # (16 x 4096) (4096 x 64): the shape whose first-layer product the core splits along K over two BLAS threads
+    # (cpp/include/nn/blas.hpp, worth_splitting_k); it must give the reference's numbers like any other.
+    rng = np.random.RandomState(5)
+    X = rng.randn(4096, 64)
+    Y = (rng.randn(1, 4096) @ X > 0).astype(np.float64)
+    net = nn.Network([4096, 16, 4, 1], hidden="tanh", seed=2)
+    start = net.params
+    hist = net.fit(X, Y, learning_rate=0.05, iterations=50, record_every=10, first_layer="primal")
+    params, iterations, costs = reference.train(X, Y, start, ["tanh", "tanh", "sigmoid"], 0.05, 50, 10)
+    assert np.all(np.diff(costs) < 0)
+    np.testing.assert_array_equal(hist.iterations, iterations)
+    assert_close(hist.costs, np.array(costs), 1e-10, "costs")
+    for l, ((W, b), (W_ref, b_ref)) in enumerate(zip(net.params, params), start=1):
+        assert_close(W, W_ref, 1e-10, f"W{l}")
+        assert_close(b, b_ref, 1e-10, f"b{l}")

@@ -25,6 +25,11 @@ struct Matrix {
     // (rows x cols) in one order is (cols x rows) in the other: the transpose costs nothing.
     Matrix t() const { return {data, cols, rows, !col_major, ld}; }
 
+    // The (r x c) sub-matrix starting at (i0, j0), a view into the same memory.
+    Matrix block(index i0, index j0, index r, index c) const {
+        return {col_major ? data + j0 * ld + i0 : data + i0 * ld + j0, r, c, col_major, ld};
+    }
+
     index size() const { return rows * cols; }
     bool contiguous() const { return ld == (col_major ? rows : cols); }
     T& operator()(index i, index j) const { return col_major ? data[j * ld + i] : data[i * ld + j]; }

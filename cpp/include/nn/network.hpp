@@ -108,6 +108,9 @@ class Network {
             Matrix<T> A(ws.A[l].data(), layer.n, ws.m);
             if (l == 0 && ws.gram.active)
                 ws.gram.pre_activation(A.data);
+            else if (l == 0 && A.size() <= static_cast<index>(ws.dA.size()) &&
+                     blas::worth_splitting_k<T>(layer.W_mat(), A_prev))
+                blas::gemm_split_k<T>(layer.W_mat(), A_prev, A, ws.dA.data());  // dA is free during forward
             else
                 blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), A);
             // bias and activation in one pass (the output layer stops at Z[L])
