@@ -264,10 +264,16 @@ TYPED_TEST(NetworkT, WorkspaceSizes) {
             EXPECT_EQ(ws.dA.size(), 0u);  // logistic regression needs no dA
         } else {
             EXPECT_GE(static_cast<index>(ws.dA.size()), max_n_prev * ws.block);
-            // bounded: dA_block_bytes, or 16 columns when a column alone is that large; all of it when m is smaller
-            const index bound = std::max<index>(dA_block_bytes, 16 * max_n_prev * static_cast<index>(sizeof(T)));
+            // bounded: dA_block_bytes, or 16 columns when a column alone is that large, or the whole dA when that
+            // is at most 1/dA_whole_fraction of the activations; all of it when m is smaller
+            index activations = 0;
+            for (index l = 1; l <= L; ++l) activations += c.dims[l] * c.m;
+            const index whole = max_n_prev * c.m;
+            const index bound = whole * dA_whole_fraction <= activations
+                                    ? whole * static_cast<index>(sizeof(T))
+                                    : std::max<index>(dA_block_bytes, 16 * max_n_prev * static_cast<index>(sizeof(T)));
             EXPECT_LE(static_cast<index>(ws.dA.size() * sizeof(T)), bound);
-            if (c.m * max_n_prev * static_cast<index>(sizeof(T)) <= dA_block_bytes) {
+            if (whole * static_cast<index>(sizeof(T)) <= dA_block_bytes || whole * dA_whole_fraction <= activations) {
                 EXPECT_EQ(ws.block, c.m);
             }
         }

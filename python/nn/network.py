@@ -188,7 +188,8 @@ class Network:
 def _workspace_bytes(layer_dims, m, gram, itemsize):
     """What begin_fit allocates (see Workspace and GramFirstLayer in the C++ core)."""
     n_x, n1 = layer_dims[0], layer_dims[1]
-    elements = sum(layer_dims[1:]) * m + max(2**16, 16 * max(layer_dims[:-1]))  # activations, a block of dA
+    activations = sum(layer_dims[1:]) * m
+    elements = activations + max(activations // 8, 2**16, 16 * max(layer_dims[:-1]))  # and dA (a block, or whole)
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x
     return elements * itemsize

@@ -37,8 +37,11 @@ struct Layer {
 // dA[l-1] = W[l]^T dZ[l] is formed a block of columns at a time, so it needs only a (max n[l-1] x block)
 // buffer: the workspace adds little beyond the activations that backpropagation must keep.
 // Bytes of dA formed at a time: a block stays in cache between the gemm that writes it and the pass that reads
-// it, and the workspace stays at little more than the activations backpropagation must keep.
+// it, and the workspace stays at little more than the activations backpropagation must keep. When a whole dA
+// costs no more than an eighth of those activations, it is formed in one piece instead: one gemm per layer
+// rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads).
 inline constexpr index dA_block_bytes = index(1) << 18;
+inline constexpr index dA_whole_fraction = 8;
 
 template <class T>
 struct Workspace {
@@ -88,12 +91,15 @@ class Network {
     Workspace<T> make_workspace(index m) const {
         Workspace<T> ws;
         ws.m = m;
-        index max_n_prev = 1;
+        index max_n_prev = 1, activations = 0;
         for (const auto& layer : layers_) {
             ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
+            activations += layer.n * m;
             if (&layer != &layers_.front()) max_n_prev = std::max(max_n_prev, layer.n_prev);
         }
-        ws.block = std::min(m, std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
+        ws.block = max_n_prev * m * dA_whole_fraction <= activations
+                       ? m
+                       : std::min(m, std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
         if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block));
         return ws;
     }
