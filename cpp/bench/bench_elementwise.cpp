@@ -1,7 +1,7 @@
 // Elementwise kernels: every activation forward (bias + g, one pass) and backward (from Z and from A = g(Z)),
 // and the cost from logits, float and double, 1e3 to 1e6 elements. Reported as items_per_second and ns_per_elem.
 //   names: activation_forward/<g>/<type>/<count>, activation_backward/..., activation_backward_from_output/...,
-//          cross_entropy_from_logits/<type>/<count>, cross_entropy_backward/<type>/<count>
+//          cross_entropy_from_logits/<type>/<count>, cross_entropy_backward_from_logits/<type>/<count>
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -67,10 +67,10 @@ void cross_entropy_from_logits_bench(benchmark::State& state) {
 template <class T>
 void cross_entropy_backward_bench(benchmark::State& state) {
     const index count = state.range(0);
-    auto AL = random_vector<T>(count, 0, 1), Y = random_labels<T>(count);
+    auto Z = random_vector<T>(count, -10, 10), Y = random_labels<T>(count);
     std::vector<T> dZ(count);
     for (auto _ : state) {
-        cross_entropy_backward<T>(AL.data(), Y.data(), dZ.data(), count);
+        cross_entropy_backward_from_logits<T>(Z.data(), Y.data(), dZ.data(), count);
         benchmark::DoNotOptimize(dZ.data());
         benchmark::ClobberMemory();
     }
@@ -91,7 +91,7 @@ void register_type() {
         for (std::int64_t c : counts) f->Arg(c), b->Arg(c), o->Arg(c);
     }
     auto* c = benchmark::RegisterBenchmark(("cross_entropy_from_logits/" + t).c_str(), cross_entropy_from_logits_bench<T>);
-    auto* d = benchmark::RegisterBenchmark(("cross_entropy_backward/" + t).c_str(), cross_entropy_backward_bench<T>);
+    auto* d = benchmark::RegisterBenchmark(("cross_entropy_backward_from_logits/" + t).c_str(), cross_entropy_backward_bench<T>);
     for (std::int64_t n : counts) c->Arg(n), d->Arg(n);
 }
 

@@ -32,12 +32,6 @@ NN_KERNEL double cross_entropy(const T* AL, const T* Y, index count, index m) {
 }
 
 template <class T>
-NN_KERNEL void cross_entropy_backward(const T* AL, const T* Y, T* dZ, index count) {
-#pragma omp simd
-    for (index k = 0; k < count; ++k) dZ[k] = AL[k] - Y[k];
-}
-
-template <class T>
 NN_KERNEL void cross_entropy_backward_from_logits(const T* ZL, const T* Y, T* dZ, index count) {
 #pragma omp simd
     for (index k = 0; k < count; ++k) dZ[k] = vm::sigmoid(ZL[k]) - Y[k];
@@ -49,7 +43,5 @@ template double cross_entropy<double>(const double*, const double*, index, index
 template double cross_entropy<float>(const float*, const float*, index, index);
 template void cross_entropy_backward_from_logits<double>(const double*, const double*, double*, index);
 template void cross_entropy_backward_from_logits<float>(const float*, const float*, float*, index);
-template void cross_entropy_backward<double>(const double*, const double*, double*, index);
-template void cross_entropy_backward<float>(const float*, const float*, float*, index);
 
 }  // namespace nn

@@ -66,8 +66,6 @@ struct GramFirstLayer {
         std::copy(W0.begin(), W0.end(), W1);
         blas::gemm<T>(-step, Matrix<const T>(S.data(), n1, m), X.t(), T(1), Matrix<T>(W1, n1, n_x));
     }
-
-    void end() { *this = GramFirstLayer{}; }
 };
 
 }  // namespace nn

@@ -13,12 +13,8 @@ double cross_entropy_from_logits(const T* Z, const T* Y, index count, index m);
 template <class T>
 double cross_entropy(const T* AL, const T* Y, index count, index m);
 
-// Backward of sigmoid + cross-entropy together from Z[L]: dZ[L] = sigmoid(Z[L]) - Y. dZ may alias ZL.
+// Backward of sigmoid + cross-entropy together, from Z[L]: dZ[L] = A[L] - Y = sigmoid(Z[L]) - Y. dZ may alias ZL.
 template <class T>
 void cross_entropy_backward_from_logits(const T* ZL, const T* Y, T* dZ, index count);
-
-// Backward of sigmoid + cross-entropy together: dZ[L] = A[L] - Y. dZ may alias AL.
-template <class T>
-void cross_entropy_backward(const T* AL, const T* Y, T* dZ, index count);
 
 }  // namespace nn

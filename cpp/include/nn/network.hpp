@@ -144,9 +144,7 @@ class Network {
         for (index j0 = 0; j0 < m; j0 += width) {
             const index cols = std::min(width, m - j0);
             ws.m = cols;
-            const Matrix<const T> X_cols = X.col_major ? Matrix<const T>(X.data + j0 * X.ld, X.rows, cols, true, X.ld)
-                                                       : Matrix<const T>(X.data + j0, X.rows, cols, false, X.ld);
-            forward(X_cols, ws);
+            forward(X.block(0, j0, X.rows, cols), ws);
             if (Y) {
                 // the same terms as cost(), gathered row by row from the (n[L] x m) labels
                 for (index i = 0; i < nL; ++i)
