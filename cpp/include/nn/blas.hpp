@@ -2,6 +2,7 @@
 // The only file that knows BLAS: a typed gemm over Matrix views (OpenBLAS from scipy-openblas32,
 // whose symbols carry the scipy_ prefix).
 #include <cblas.h>
+#include <mutex>
 #include <stdexcept>
 
 #include "nn/matrix.hpp"
@@ -132,6 +133,47 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
 }
 
 inline void set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
+
+// Holds OpenBLAS at one thread while it lives (while a team of column slices does the threading, see
+// parallel.hpp). The thread count is one setting for the whole process and fits of different networks may run
+// at once, so holds are counted: the first saves the count it finds, the last gives it back, and
+// wanted_threads() reports the saved count meanwhile.
+class OneThreadHeld {
+   public:
+    OneThreadHeld() {
+        std::lock_guard<std::mutex> lock(mu());
+        if (holders()++ == 0) {
+            saved() = get_num_threads();
+            if (saved() != 1) set_num_threads(1);
+        }
+    }
+    ~OneThreadHeld() {
+        std::lock_guard<std::mutex> lock(mu());
+        if (--holders() == 0 && saved() != 1) set_num_threads(saved());
+    }
+    OneThreadHeld(const OneThreadHeld&) = delete;
+    OneThreadHeld& operator=(const OneThreadHeld&) = delete;
+
+    // The thread count OpenBLAS was given by its user (threadpoolctl, OPENBLAS_NUM_THREADS), held or not.
+    static int wanted_threads() {
+        std::lock_guard<std::mutex> lock(mu());
+        return holders() > 0 ? saved() : get_num_threads();
+    }
+
+   private:
+    static std::mutex& mu() {
+        static std::mutex m;
+        return m;
+    }
+    static int& holders() {
+        static int n = 0;
+        return n;
+    }
+    static int& saved() {
+        static int n = 1;
+        return n;
+    }
+};
 
 // Whether C = A B is better split along K over two threads: a small output with a long inner dimension
 // (the first layer's W1 X when examples are few and features many), which OpenBLAS's own threading, over the

@@ -7,15 +7,17 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "nn/activations.hpp"
-#include "nn/dense.hpp"
+#include "nn/blas.hpp"
 #include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
+#include "nn/parallel.hpp"
 #include "nn/vector_ops.hpp"
 
 namespace nn {
@@ -39,16 +41,23 @@ struct Layer {
 // Bytes of dA formed at a time: a block stays in cache between the gemm that writes it and the pass that reads
 // it, and the workspace stays at little more than the activations backpropagation must keep. When a whole dA
 // costs no more than an eighth of those activations, it is formed in one piece instead: one gemm per layer
-// rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads).
-inline constexpr index dA_block_bytes = index(1) << 18;
+// rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads). A block of 1 MiB
+// sits in a core's L2 here (2 MB) and keeps the dA gemms wide.
+inline constexpr index dA_block_bytes = index(1) << 20;
 inline constexpr index dA_whole_fraction = 8;
+
+// Networks whose training loop does fewer flops per iteration than this keep to one thread: splitting them
+// would cost more in meeting than it gains (see column_slices).
+inline constexpr double slice_min_flops = double(1 << 26);
+inline constexpr index slice_min_columns = 128;
 
 template <class T>
 struct Workspace {
     index m = 0;
+    int slices = 1;                 // threads the examples are split across in train (see parallel.hpp)
     index block = 0;                // columns of dA formed at a time
     std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
-    std::vector<T> dA;              // (max n[l-1] x block)
+    std::vector<T> dA;              // one (max n[l-1] x block) buffer per slice
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
     bool forward_ready = false;     // A holds the forward pass of the current parameters
 };
@@ -88,40 +97,74 @@ class Network {
     const std::vector<Layer<T>>& layers() const { return layers_; }
     index L() const { return static_cast<index>(layers_.size()); }
 
-    Workspace<T> make_workspace(index m) const {
+    // Buffers for m examples, trained by `slices` threads (column_slices gives the number worth using).
+    Workspace<T> make_workspace(index m, int slices = 1) const {
         Workspace<T> ws;
         ws.m = m;
+        ws.slices = std::max(1, slices);
         index max_n_prev = 1, activations = 0;
         for (const auto& layer : layers_) {
             ws.A.emplace_back(static_cast<std::size_t>(layer.n * m));
             activations += layer.n * m;
             if (&layer != &layers_.front()) max_n_prev = std::max(max_n_prev, layer.n_prev);
         }
+        index widest = 1;
+        for (int k = 0; k < ws.slices; ++k) widest = std::max(widest, slice(m, k, ws.slices).size);
         ws.block = max_n_prev * m * dA_whole_fraction <= activations
-                       ? m
-                       : std::min(m, std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
-        if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block));
+                       ? widest
+                       : std::min(widest,
+                                  std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
+        if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block * ws.slices));
         return ws;
+    }
+
+    // How many threads to split the m examples of X across when training on it: as many as OpenBLAS may use,
+    // when every iteration does enough work and each thread gets enough columns. One when the first layer runs
+    // in Gram space or as a pair of split products (both are whole-matrix shortcuts that already keep the
+    // cores busy with OpenBLAS's threads).
+    int column_slices(Matrix<const T> X, bool gram) const {
+        const int threads = blas::OneThreadHeld::wanted_threads();
+        if (threads < 2 || gram || blas::worth_splitting_k<T>(layers_[0].W_mat(), X)) return 1;
+        double flops = 0;  // forward, dW and dA (no dA[0]) per iteration
+        for (const auto& layer : layers_) flops += 6.0 * double(layer.n) * double(layer.n_prev) * double(X.cols);
+        if (flops < slice_min_flops) return 1;
+        return static_cast<int>(std::clamp<index>(X.cols / slice_min_columns, 1, threads));
     }
 
     // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1, and Z[L] = W[L] A[L-1] + b[L] in the last buffer.
     // With the Gram first layer, W[1] X comes from the Gram state instead of a product with X.
+    // With ws.slices > 1 each thread of the team takes its columns through every layer (parallel.hpp).
     void forward(Matrix<const T> X, Workspace<T>& ws) const {
         check_input(X, ws);
-        Matrix<const T> A_prev = X;
+        if (ws.slices > 1) {
+            blas::OneThreadHeld one;  // the team replaces OpenBLAS's threads
+#pragma omp parallel num_threads(ws.slices)
+            forward_columns(X, ws, my_slice(ws.m));
+        } else {
+            forward_columns(X, ws, {0, ws.m});
+        }
+    }
+
+    void forward_columns(Matrix<const T> X, Workspace<T>& ws, Slice c) const {
+        const bool whole = c.size == ws.m;
+        Matrix<const T> A_prev = X.block(0, c.begin, X.rows, c.size);
         for (index l = 0; l < L(); ++l) {
             const Layer<T>& layer = layers_[l];
-            Matrix<T> A(ws.A[l].data(), layer.n, ws.m);
-            if (l == 0 && ws.gram.active)
+            Matrix<T> A(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
+            if (l == 0 && ws.gram.active)  // only ever whole: column_slices keeps the Gram path on one thread
                 ws.gram.pre_activation(A.data);
-            else if (l == 0 && A.size() <= static_cast<index>(ws.dA.size()) &&
+            else if (l == 0 && whole && A.size() <= static_cast<index>(ws.dA.size()) &&
                      blas::worth_splitting_k<T>(layer.W_mat(), A_prev))
                 blas::gemm_split_k<T>(layer.W_mat(), A_prev, A, ws.dA.data());  // dA is free during forward
             else
                 blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), A);
             // bias and activation in one pass (the output layer stops at Z[L])
             const Activation g = l + 1 == L() ? Activation::linear : layer.g;
-            activation_forward<T>(g, A.data, layer.b.data(), A.data, layer.n, ws.m);
+            if (whole)
+                activation_forward<T>(g, A.data, layer.b.data(), A.data, layer.n, ws.m);
+            else
+                for (index i = 0; i < layer.n; ++i)
+                    activation_forward<T>(g, A.data + i * ws.m, layer.b.data() + i, A.data + i * ws.m, 1, c.size);
             A_prev = A;
         }
     }
@@ -164,34 +207,71 @@ class Network {
     }
 
     // Gradients dW[l], db[l] of the last forward pass. Overwrites the activations in ws with dZ.
+    // With ws.slices > 1 the team shares each dW[l] and takes its own columns of each dZ[l-1].
     void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
         check_input(X, ws);
-        T* ZL = ws.A.back().data();
-        cross_entropy_backward_from_logits<T>(ZL, Y, ZL, output_count(ws));  // dZ[L] = sigmoid(Z[L]) - Y
-        for (index l = L() - 1; l >= 0; --l) {
-            Layer<T>& layer = layers_[l];
-            Matrix<const T> dZ(ws.A[l].data(), layer.n, ws.m);
-            if (l == 0 && ws.gram.active) {  // dW[1] is never formed: step() folds dZ[1] into the Gram state
-                row_sums<T>(dZ, T(1) / static_cast<T>(ws.m), layer.db.data());
-                continue;
-            }
-            Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
-            dense_backward<T>(dZ, A_prev, layer.W_mat(), Matrix<T>(layer.dW.data(), layer.n, layer.n_prev),
-                              layer.db.data(), Matrix<T>());
-            if (l > 0) backward_to_previous(l, ws);
+        if (ws.slices > 1) {
+            blas::OneThreadHeld one;
+#pragma omp parallel num_threads(ws.slices)
+            backward_team(X, Y, ws);
+        } else {
+            backward_team(X, Y, ws);
         }
     }
 
-    // dZ[l-1] = (W[l]^T dZ[l]) * g'(Z[l-1]), a block of columns at a time, written over A[l-1] (which
-    // backward no longer needs once dW[l] is formed). l is 0-based here: layers_[l] is layer l+1.
-    void backward_to_previous(index l, Workspace<T>& ws) const {
+    // The body of backward for each thread of the team (outside a parallel region: a team of one, whose
+    // barriers cost nothing).
+    void backward_team(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
+        const int s = omp_get_thread_num(), S = omp_get_num_threads();
+        const Slice c = slice(ws.m, s, S);
+        T* ZL = ws.A.back().data();
+        for (index i = 0; i < layers_.back().n; ++i) {  // dZ[L] = sigmoid(Z[L]) - Y
+            const index at = i * ws.m + c.begin;
+            cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, c.size);
+        }
+        for (index l = L() - 1; l >= 0; --l) {
+#pragma omp barrier
+            weight_gradients(l, X, ws, s, S);  // reads every column of dZ[l] and A[l-1] ...
+            if (l == 0) break;
+#pragma omp barrier
+            backward_to_previous(l, ws, c, ws.dA.data() + s * (ws.dA.size() / ws.slices));  // ... then overwrites A[l-1]
+        }
+    }
+
+    // Part s of S of dW[l] = dZ[l] A[l-1]^T / m (a range of its rows or, when it has more columns than rows,
+    // of its columns) and of db[l] = row sums of dZ[l] / m (a range of rows). l is 0-based.
+    void weight_gradients(index l, Matrix<const T> X, Workspace<T>& ws, int s, int S) {
+        Layer<T>& layer = layers_[l];
+        const T inv_m = T(1) / static_cast<T>(ws.m);
+        Matrix<const T> dZ(ws.A[l].data(), layer.n, ws.m);
+        const Slice r = slice(layer.n, s, S);
+        row_sums<T>(dZ.block(r.begin, 0, r.size, ws.m), inv_m, layer.db.data() + r.begin);
+        if (l == 0 && ws.gram.active) return;  // dW[1] is never formed: step() folds dZ[1] into the Gram state
+        Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
+        Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
+        if (S == 1) {
+            blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), dW);
+        } else if (layer.n >= layer.n_prev) {
+            blas::gemm<T>(inv_m, dZ.block(r.begin, 0, r.size, ws.m), A_prev.t(), T(0),
+                          dW.block(r.begin, 0, r.size, layer.n_prev));
+        } else {
+            const Slice k = slice(layer.n_prev, s, S);
+            blas::gemm<T>(inv_m, dZ, A_prev.block(k.begin, 0, k.size, ws.m).t(), T(0),
+                          dW.block(0, k.begin, layer.n, k.size));
+        }
+    }
+
+    // dZ[l-1] = (W[l]^T dZ[l]) * g'(Z[l-1]) over the columns c, a block of them at a time formed in dA_buf,
+    // written over A[l-1] (which backward no longer needs once dW[l] is formed). l is 0-based here:
+    // layers_[l] is layer l+1.
+    void backward_to_previous(index l, Workspace<T>& ws, Slice c, T* dA_buf) const {
         const Layer<T>& layer = layers_[l];
         const Activation g_prev = layers_[l - 1].g;
         T* dZ = ws.A[l].data();
         T* A_prev = ws.A[l - 1].data();
-        for (index j0 = 0; j0 < ws.m; j0 += ws.block) {
-            const index cols = std::min(ws.block, ws.m - j0);
-            Matrix<T> dA(ws.dA.data(), layer.n_prev, cols);
+        for (index j0 = c.begin; j0 < c.begin + c.size; j0 += ws.block) {
+            const index cols = std::min(ws.block, c.begin + c.size - j0);
+            Matrix<T> dA(dA_buf, layer.n_prev, cols);
             blas::gemm<T>(T(1), layer.W_mat().t(), Matrix<const T>(dZ + j0, layer.n, cols, false, ws.m), T(0), dA);
             for (index i = 0; i < layer.n_prev; ++i) {
                 T* a = A_prev + i * ws.m + j0;
@@ -251,6 +331,10 @@ class Network {
     TrainResult train(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations, Workspace<T>& ws,
                       const std::function<bool()>& stop) {
         TrainResult r;
+        // The team of column slices replaces OpenBLAS's threads while it runs (parallel.hpp); held once for
+        // the whole call, so the holds in forward and backward only count.
+        std::optional<blas::OneThreadHeld> one;
+        if (ws.slices > 1) one.emplace();
         if (!ws.forward_ready) {  // the first call of a fit
             forward(X, ws);
             if (!finite_output(ws)) {

@@ -1,0 +1,30 @@
+#pragma once
+// Column slices: the training loop of a large network runs on a team of threads, each owning a contiguous
+// range of the m examples (columns). A column of Z[l] needs only the same column of A[l-1], so forward takes
+// each slice through every layer without waiting, and dA[l-1] = W[l]^T dZ[l] stays within the slice too;
+// only dW[l] = dZ[l] A[l-1]^T sums over every column, so backward meets the team twice per layer.
+//
+// The team is OpenMP's, and OpenBLAS is held at one thread while it runs: the elementwise passes (bias,
+// activation, derivative) then run on every core next to their gemm, which OpenBLAS's own threading leaves
+// to one core. Two pools side by side would fight over the cores: a waiting OpenBLAS thread spins.
+#include <omp.h>
+
+#include "nn/matrix.hpp"
+
+namespace nn {
+
+struct Slice {
+    index begin = 0, size = 0;
+};
+
+// Part s of S near-equal parts of [0, n). Boundaries fall on multiples of 8 where n allows, so each part's
+// rows start on the same vector lane as the whole row's.
+inline Slice slice(index n, int s, int S) {
+    auto edge = [&](int k) { return k == S ? n : (n * k / S) / 8 * 8; };
+    return {edge(s), edge(s + 1) - edge(s)};
+}
+
+// This thread's slice of [0, n) within the current team (the whole range outside a parallel region).
+inline Slice my_slice(index n) { return slice(n, omp_get_thread_num(), omp_get_num_threads()); }
+
+}  // namespace nn
