@@ -191,8 +191,8 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     """What begin_fit allocates (see Workspace and GramFirstLayer in the C++ core)."""
     n_x, n1 = layer_dims[0], layer_dims[1]
     activations = sum(layer_dims[1:]) * m
-    # and dA: whole, or a 1 MiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
-    dA = max(activations // 8, 2**20 // itemsize * max(1, _core.blas_get_num_threads()), 16 * max(layer_dims[:-1]))
+    # and dA: whole, or a 256 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
+    dA = max(activations // 8, 2**18 // itemsize * max(1, _core.blas_get_num_threads()), 16 * max(layer_dims[:-1]))
     elements = activations + dA
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x

@@ -41,9 +41,9 @@ struct Layer {
 // Bytes of dA formed at a time: a block stays in cache between the gemm that writes it and the pass that reads
 // it, and the workspace stays at little more than the activations backpropagation must keep. When a whole dA
 // costs no more than an eighth of those activations, it is formed in one piece instead: one gemm per layer
-// rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads). A block of 1 MiB
-// sits in a core's L2 here (2 MB) and keeps the dA gemms wide.
-inline constexpr index dA_block_bytes = index(1) << 20;
+// rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads). (Blocks of 1 MiB
+// measured no faster on wide within the noise, and cost 1.5 MB more per fit.)
+inline constexpr index dA_block_bytes = index(1) << 18;
 inline constexpr index dA_whole_fraction = 8;
 
 // Networks whose training loop does fewer flops per iteration than this keep to one thread: splitting them
