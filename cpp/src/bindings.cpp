@@ -247,7 +247,9 @@ class PyNetwork {
         auto X = view(X_a, "X");
         auto Y = check_xy(X, Y_a);
         py::gil_scoped_release release;
-        ws_ = net_.make_workspace(X.cols, net_.column_slices(X, gram));
+        const bool streamed = net_.streamable(X, gram);
+        ws_ = net_.make_workspace(X.cols, streamed ? 1 : net_.column_slices(X, gram));
+        if (streamed) net_.begin_streamed(ws_);
         if (gram) net_.begin_gram(X, static_cast<T>(learning_rate), ws_);
         // Only now, with every allocation done, does the fit hold the arrays.
         py::gil_scoped_acquire acquire;
@@ -311,11 +313,13 @@ class PyNetwork {
 
     std::vector<idx> layer_dims() const { return net_.layer_dims(); }
 
-    // Threads the current fit's training loop splits the examples across (1: one thread, with OpenBLAS's own
-    // threading inside the products; 0: no fit in progress).
-    int fit_slices() {
+    // How the current fit's training loop runs: (threads the examples are split across, 1 meaning one thread
+    // with OpenBLAS's own threading inside the products; whether layer 1 is streamed, one pass over X per
+    // iteration). (0, False) when no fit is in progress.
+    py::tuple fit_plan() {
         Exclusive ex(mu_);
-        return fit_.X_obj ? ws_.slices : 0;
+        if (!fit_.X_obj) return py::make_tuple(0, false);
+        return py::make_tuple(ws_.slices, ws_.streamed);
     }
 
    private:
@@ -385,7 +389,7 @@ void bind_dtype(py::module_& m, const char* suffix) {
              py::arg("learning_rate"), py::arg("gram"))
         .def("train", &PyNetwork<T>::train, py::arg("iterations"))
         .def("end_fit", &PyNetwork<T>::end_fit)
-        .def("fit_slices", &PyNetwork<T>::fit_slices)
+        .def("fit_plan", &PyNetwork<T>::fit_plan)
         .def("cost", &PyNetwork<T>::cost, py::arg("X").noconvert(), py::arg("Y").noconvert())
         .def("predict_proba", &PyNetwork<T>::predict_proba, py::arg("X").noconvert())
         .def_property_readonly("layer_dims", &PyNetwork<T>::layer_dims);

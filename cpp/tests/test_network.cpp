@@ -443,5 +443,42 @@ TYPED_TEST(NetworkT, GramFirstLayerMatchesThePrimalPath) {
             }
 }
 
+// A one-unit first layer streamed (streamed_first_layer.hpp) trains like the ordinary path, and its step is
+// undone the same way.
+TYPED_TEST(NetworkT, StreamedFirstLayerMatchesThePrimalPath) {
+    using T = TypeParam;
+    const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
+    const Case cases_1[] = {{{70, 1}, 50}, {{9, 1, 3, 1}, 37}, {{13, 1}, 8}, {{6, 1, 2}, 1}, {{3, 1}, 20}};
+    for (const Case& c : cases_1)
+        for (Activation hidden : {Activation::relu, Activation::tanh}) {
+            SCOPED_TRACE("n_x " + std::to_string(c.dims[0]) + " L " + std::to_string(c.dims.size() - 1) + " m " +
+                         std::to_string(c.m) + " " + activation_name(hidden));
+            Network<T> primal(c.dims, acts_for<T>(c, hidden)), streamed(c.dims, acts_for<T>(c, hidden));
+            NaiveNet u1, u2;
+            make_pair<T>(c, hidden, 700, primal, u1);
+            make_pair<T>(c, hidden, 700, streamed, u2);
+            Owned<T> X(c.dims[0], c.m, false, 0, 701, -1, 1);
+            auto Y = labels<T>(c.dims.back() * c.m, 702);
+            auto wp = primal.make_workspace(c.m), ws = streamed.make_workspace(c.m);
+            streamed.begin_streamed(ws);
+            const T lr = T(0.3);
+            const TrainResult rp = primal.train(X.view, Y.data(), lr, 6, wp, nullptr);
+            const TrainResult rs = streamed.train(X.view, Y.data(), lr, 6, ws, nullptr);
+            EXPECT_EQ(rs.done, 6);
+            EXPECT_TRUE(close<double>({rs.cost}, {(ld)rp.cost}, tol)) << "cost";
+            for (int undone = 0; undone < 2; ++undone) {  // after 6 steps, then after undoing the last one
+                for (index l = 0; l < primal.L(); ++l) {
+                    EXPECT_TRUE(close_normwise(streamed.layers()[l].W, to_ld(primal.layers()[l].W), tol))
+                        << "W[" << l + 1 << "] undone " << undone;
+                    EXPECT_TRUE(close_normwise(streamed.layers()[l].b, to_ld(primal.layers()[l].b), tol))
+                        << "b[" << l + 1 << "] undone " << undone;
+                }
+                primal.undo_step(wp);
+                streamed.undo_step(ws);
+            }
+            if (::testing::Test::HasFailure()) return;
+        }
+}
+
 }  // namespace
 }  // namespace nn::test

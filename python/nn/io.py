@@ -10,7 +10,8 @@ Format version 1 holds these arrays (L = number of layers):
     history.iterations  int64 (k,)    } the cost history of the last fit, if any
     history.costs       float64 (k,)  }
     history.<name>      number ()     } e.g. learning_rate, seconds
-    train.<name>        number or str ()  training settings of the last fit (learning_rate, iterations, ...)
+    train.<name>        scalar ()     training settings of the last fit (learning_rate, iterations, ...):
+                                      a number, a bool or a str
     preprocessing.steps int64 ()        number of preprocessing steps, if any; then for step i:
     preprocessing.<i>.kind  str ()      e.g. "scale", "standardize"
     preprocessing.<i>.<field>           the step's numbers and arrays (see nn.preprocessing)
@@ -137,6 +138,8 @@ def _number(value, name):
     a = np.asarray(value)
     if a.shape != () or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
         raise ValueError(f"cannot save {name}: expected a single number, got {value!r}")
+    if a.dtype == np.bool_:
+        return a
     return a.astype(np.int64) if np.issubdtype(a.dtype, np.integer) else a.astype(np.float64)
 
 
@@ -299,9 +302,11 @@ def _preprocessing(a, get):
 
 
 def _scalar(v, name, text=False):
-    if v.shape != () or v.dtype.kind not in ("iufU" if text else "iuf"):
+    if v.shape != () or v.dtype.kind not in ("biufU" if text else "iuf"):
         what = "a single number or string" if text else "a single number"
         raise ValueError(f"{name!r} must be {what}; got dtype {v.dtype} shape {v.shape}")
     if v.dtype.kind == "U":
         return str(v)
+    if v.dtype.kind == "b":
+        return bool(v)
     return int(v) if v.dtype.kind in "iu" else float(v)

@@ -127,9 +127,9 @@ class Network:
         bar = _progress_bar(iterations) if verbose else None
         start = time.perf_counter()
         try:
-            slices = 1
+            slices, streamed = 1, False
             self._core.begin_fit(X, Y, learning_rate, first_layer == "gram")
-            slices = self._core.fit_slices()
+            slices, streamed = self._core.fit_plan()
             i, n = 0, 0
             while True:
                 # train(n) returns with the network at iteration i + done and the cost of those parameters
@@ -159,7 +159,8 @@ class Network:
                                     learning_rate, seconds)
             self.train_settings_ = {"learning_rate": learning_rate, "iterations": iterations,
                                     "record_every": record_every, "first_layer": first_layer,
-                                    "example_slices": slices, "seconds": seconds}
+                                    "example_slices": slices,
+                                    "streamed_first_layer": bool(streamed), "seconds": seconds}
         return self.history_
 
     def predict_proba(self, X) -> np.ndarray:

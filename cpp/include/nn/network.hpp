@@ -18,6 +18,7 @@
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
 #include "nn/parallel.hpp"
+#include "nn/streamed_first_layer.hpp"
 #include "nn/vector_ops.hpp"
 
 namespace nn {
@@ -60,6 +61,9 @@ struct Workspace {
     std::vector<T> dA;              // one (max n[l-1] x block) buffer per slice
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
     bool forward_ready = false;     // A holds the forward pass of the current parameters
+    bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
+    bool Z1_ready = false;          // ... which has left the new W[1] X in A[1] for forward
+    std::vector<T> Z1_parts;        // (threads x m): each thread's part of W[1] X
 };
 
 // What a call of Network::train did.
@@ -118,6 +122,21 @@ class Network {
         return ws;
     }
 
+    // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit, X stored by rows, a thread's
+    // part of Z[1] small enough to stay in cache next to a row of X, and X big enough to be worth a team.
+    bool streamable(Matrix<const T> X, bool gram) const {
+        return !gram && layers_[0].n == 1 && !X.col_major && X.cols <= streamed_max_m && X.rows >= 64 &&
+               X.rows * X.cols >= (index(1) << 16);
+    }
+
+    // Train with layer 1 streamed from now on (allocates its buffers: call before train, never inside it).
+    void begin_streamed(Workspace<T>& ws) const {
+        ws.streamed = true;
+        ws.Z1_ready = false;
+        const int threads = std::max(1, blas::OneThreadHeld::wanted_threads());
+        ws.Z1_parts.assign(static_cast<std::size_t>(threads * ws.m), T(0));
+    }
+
     // How many threads to split the m examples of X across when training on it: as many as OpenBLAS may use,
     // when every iteration does enough work and each thread gets enough columns. One when the first layer runs
     // in Gram space or as a pair of split products (both are whole-matrix shortcuts that already keep the
@@ -151,7 +170,9 @@ class Network {
         for (index l = 0; l < L(); ++l) {
             const Layer<T>& layer = layers_[l];
             Matrix<T> A(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
-            if (l == 0 && ws.gram.active)  // only ever whole: column_slices keeps the Gram path on one thread
+            if (l == 0 && ws.Z1_ready)  // streamed_step has formed W[1] X already (only ever whole)
+                ws.Z1_ready = false;
+            else if (l == 0 && ws.gram.active)  // only ever whole: column_slices keeps the Gram path on one thread
                 ws.gram.pre_activation(A.data);
             else if (l == 0 && whole && A.size() <= static_cast<index>(ws.dA.size()) &&
                      blas::worth_splitting_k<T>(layer.W_mat(), A_prev))
@@ -247,6 +268,7 @@ class Network {
         const Slice r = slice(layer.n, s, S);
         row_sums<T>(dZ.block(r.begin, 0, r.size, ws.m), inv_m, layer.db.data() + r.begin);
         if (l == 0 && ws.gram.active) return;  // dW[1] is never formed: step() folds dZ[1] into the Gram state
+        if (l == 0 && ws.streamed) return;     // ... or streamed_step() forms it on its way to the next W[1] X
         Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
         Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
         if (S == 1) {
@@ -286,17 +308,43 @@ class Network {
     // (An optimiser with state, or an allreduce of the gradients, goes between backward and step.)
     // With the Gram first layer, W[1]'s step is recorded as S += dZ[1] (dZ[1] is still in A[1]).
     void step(T learning_rate, Workspace<T>& ws) {
-        for (index l = 0; l < L(); ++l) {
-            Layer<T>& layer = layers_[l];
-            if (l == 0 && ws.gram.active) {
-                ws.gram.accumulate(ws.A[0].data());
-            } else {
-                descend<T>(layer.W.data(), learning_rate, layer.dW.data(), static_cast<index>(layer.W.size()));
-                layer.W.swap(layer.dW);
-            }
-            descend<T>(layer.b.data(), learning_rate, layer.db.data(), static_cast<index>(layer.b.size()));
-            layer.b.swap(layer.db);
+        for (index l = 0; l < L(); ++l) step_layer(l, learning_rate, ws);
+    }
+
+    // step() for a streamed layer 1 (streamed_first_layer.hpp): W[1]'s update comes from one pass over X that
+    // also forms the next W[1] X, left in A[1] for forward. dZ[1] is still in A[1] until then. The new W[1]
+    // goes to the dW buffer and the buffers are swapped, as in step(), so undo_step() works the same.
+    void streamed_step(Matrix<const T> X, T learning_rate, Workspace<T>& ws) {
+        for (index l = 1; l < L(); ++l) step_layer(l, learning_rate, ws);
+        Layer<T>& layer = layers_[0];
+        descend<T>(layer.b.data(), learning_rate, layer.db.data(), layer.n);
+        layer.b.swap(layer.db);
+        const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(ws.m));
+        T* dZ1 = ws.A[0].data();
+#pragma omp parallel num_threads(S)
+        {
+            const int s = omp_get_thread_num();
+            const Slice r = slice(X.rows, s, omp_get_num_threads());
+            streamed_rows<T>(X.data, X.ld, ws.m, r.begin, r.begin + r.size, dZ1, learning_rate, layer.W.data(),
+                             layer.dW.data(), ws.Z1_parts.data() + s * ws.m);
         }
+        // dZ[1] is no longer needed: W[1] X = the sum of the parts, over it
+        std::copy(ws.Z1_parts.begin(), ws.Z1_parts.begin() + ws.m, dZ1);
+        for (int s = 1; s < S; ++s) add<T>(dZ1, ws.Z1_parts.data() + s * ws.m, dZ1, ws.m);
+        layer.W.swap(layer.dW);
+        ws.Z1_ready = true;
+    }
+
+    void step_layer(index l, T learning_rate, Workspace<T>& ws) {
+        Layer<T>& layer = layers_[l];
+        if (l == 0 && ws.gram.active) {
+            ws.gram.accumulate(ws.A[0].data());
+        } else {
+            descend<T>(layer.W.data(), learning_rate, layer.dW.data(), static_cast<index>(layer.W.size()));
+            layer.W.swap(layer.dW);
+        }
+        descend<T>(layer.b.data(), learning_rate, layer.db.data(), static_cast<index>(layer.b.size()));
+        layer.b.swap(layer.db);
     }
 
     void undo_step(Workspace<T>& ws) {
@@ -334,7 +382,7 @@ class Network {
         // The team of column slices replaces OpenBLAS's threads while it runs (parallel.hpp); held once for
         // the whole call, so the holds in forward and backward only count.
         std::optional<blas::OneThreadHeld> one;
-        if (ws.slices > 1) one.emplace();
+        if (ws.slices > 1 || ws.streamed) one.emplace();
         if (!ws.forward_ready) {  // the first call of a fit
             forward(X, ws);
             if (!finite_output(ws)) {
@@ -345,7 +393,10 @@ class Network {
         }
         for (std::int64_t i = 0; i < iterations; ++i) {
             backward(X, Y, ws);
-            step(learning_rate, ws);
+            if (ws.streamed)
+                streamed_step(X, learning_rate, ws);
+            else
+                step(learning_rate, ws);
             r.done = i + 1;
             forward(X, ws);
             if (!finite_output(ws)) {

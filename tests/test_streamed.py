@@ -1,0 +1,140 @@
+"""A first layer of one unit (logistic regression) streamed: one pass over X per iteration forms dW[1], W[1]'s
+step and the next W[1] X together (cpp/include/nn/streamed_first_layer.hpp). It must train exactly like the
+reference up to rounding, and fall back to the ordinary loop where it does not apply.
+"""
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import nn
+from nn import _core, reference
+
+from helpers import assert_close, assert_params_close
+
+ITERATIONS = 30
+
+
+def make_data(n_x=301, m=500, dtype=np.float64, order="C", seed=3):
+    # n_x = 301: the rows split unevenly between threads and end in a group of fewer than four
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n_x, m)
+    Y = (rng.randn(1, n_x) @ X > 0).astype(np.float64)
+    return np.asarray(X.astype(dtype), order=order), Y.astype(dtype)
+
+
+@pytest.fixture
+def blas_threads():
+    before = _core.blas_get_num_threads()
+    yield _core.blas_set_num_threads
+    _core.blas_set_num_threads(before)
+
+
+def fit_and_reference(dims, hidden, X, Y, lr, dtype=np.float64, iterations=ITERATIONS):
+    net = nn.Network(dims, hidden=hidden, init="xavier", seed=4, dtype=dtype)
+    start = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params]
+    acts = [hidden] * (len(dims) - 2) + ["sigmoid"]
+    ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64), start, acts, lr,
+                                               iterations, record_every=1)
+    hist = net.fit(X, Y, learning_rate=lr, iterations=iterations, record_every=1, first_layer="primal")
+    return net, hist, ref_params, ref_costs
+
+
+@pytest.mark.parametrize("dims, hidden", [([301, 1], "relu"), ([301, 1, 3, 1], "tanh"), ([301, 1, 2, 1], "relu")])
+def test_streamed_fit_matches_reference_float64(dims, hidden):
+    X, Y = make_data()
+    net, hist, ref_params, ref_costs = fit_and_reference(dims, hidden, X, Y, 0.05)
+    assert net.train_settings_["streamed_first_layer"] is True
+    assert_close(hist.costs, ref_costs, 1e-12, "costs")
+    assert_params_close(net.params, ref_params, 1e-12, "params after a streamed fit")
+
+
+def test_streamed_fit_matches_reference_float32():
+    X, Y = make_data(dtype=np.float32)
+    net, hist, ref_params, ref_costs = fit_and_reference([301, 1], "relu", X, Y, 0.05, np.float32)
+    assert net.train_settings_["streamed_first_layer"] is True
+    # float32 against the float64 oracle: dot products of 500 terms, 30 steps (as test_network_parity)
+    assert_close(hist.costs, ref_costs, 1e-5, "costs")
+    assert_params_close(net.params, ref_params, 1e-5, "params after a streamed float32 fit")
+
+
+def test_one_thread_and_two_agree(blas_threads):
+    X, Y = make_data()
+    start = nn.Network([301, 1], seed=5).params
+    results = []
+    for n in (1, 2):
+        blas_threads(n)
+        net = nn.Network.from_params(start)
+        net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS, first_layer="primal")
+        assert net.train_settings_["streamed_first_layer"] is True
+        assert _core.blas_get_num_threads() == n   # given back after the fit
+        results.append(net.params)
+    assert_params_close(results[1], results[0], 1e-14, "two threads against one")
+
+
+@pytest.mark.parametrize("case", ["F-ordered X", "two units", "gram", "small X", "many examples"])
+def test_falls_back_where_it_does_not_apply(case):
+    dims, m, order, first_layer = [301, 1], 500, "C", "primal"
+    if case == "F-ordered X":
+        order = "F"
+    elif case == "two units":
+        dims = [301, 2, 1]
+    elif case == "gram":
+        dims, m, first_layer = [301, 1], 200, "gram"
+    elif case == "small X":
+        dims, m = [70, 1], 100
+    elif case == "many examples":
+        dims, m = [64, 1], 70000   # a thread's part of Z would no longer stay in cache
+    X, Y = make_data(dims[0], m, order=order)
+    net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, iterations=3)
+    assert net.train_settings_["streamed_first_layer"] is False
+    assert_close(hist.costs, ref_costs, 1e-12, "costs")
+    assert_params_close(net.params, ref_params, 1e-12, "params")
+
+
+def test_divergence_in_a_streamed_fit_keeps_the_last_finite_parameters():
+    X, Y = make_data()
+    make = lambda: nn.Network([301, 1, 2, 1], hidden="linear", seed=5)  # noqa: E731
+    net = make()
+    with pytest.raises(FloatingPointError) as info:
+        net.fit(X, Y, learning_rate=1e5, iterations=200, record_every=1, first_layer="primal")
+    assert net.train_settings_["streamed_first_layer"] is True
+    k = int(re.search(r"iteration (\d+)", str(info.value)).group(1))
+    assert 2 <= k < 200, str(info.value)
+    fresh = make()
+    fresh.fit(X, Y, learning_rate=1e5, iterations=k - 1, record_every=1, first_layer="primal")
+    for (W, b), (Wf, bf) in zip(net.params, fresh.params):
+        np.testing.assert_array_equal(W, Wf)
+        np.testing.assert_array_equal(b, bf)
+    assert np.isfinite(net.cost(X, Y))
+
+
+def test_concurrent_streamed_fits(blas_threads):
+    blas_threads(2)
+    X, Y = make_data()
+    start = nn.Network([301, 1], seed=6).params
+    alone = nn.Network.from_params(start)
+    for _ in range(3):
+        alone.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
+    nets = [nn.Network.from_params(start) for _ in range(2)]
+    errors = []
+
+    def fit(net):
+        try:
+            for _ in range(3):
+                net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=fit, args=(net,)) for net in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert _core.blas_get_num_threads() == 2
+    for net in nets:
+        for (W, b), (W0, b0) in zip(net.params, alone.params):
+            np.testing.assert_array_equal(W, W0)
+            np.testing.assert_array_equal(b, b0)
