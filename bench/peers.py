@@ -222,12 +222,15 @@ class thread_limit:
             return self
         from threadpoolctl import threadpool_limits
 
-        self._limits = threadpool_limits(limits=self.n)
+        # PyTorch's count first: threadpoolctl also limits PyTorch's OpenMP runtime, after which
+        # torch.get_num_threads() reports the limit, and restoring that would leave PyTorch on one thread
         self._torch_threads = None
         if installed("torch"):
             import torch
 
             self._torch_threads = torch.get_num_threads()
+        self._limits = threadpool_limits(limits=self.n)
+        if self._torch_threads is not None:
             torch.set_num_threads(self.n)
         return self
 
