@@ -101,6 +101,10 @@ class Network:
         `first_layer`: "primal" trains W[1] directly; "gram" carries the first layer in Gram space
         (G = X^T X, exact, much less work when examples are fewer than features; see gram.hpp); "auto" picks
         the one that does less work. Both give the same parameters up to rounding.
+
+        Afterwards `train_settings_` holds the settings and how the loop ran: `example_slices`, the threads
+        the examples were split across (1: one thread, OpenBLAS threading the products), and
+        `streamed_first_layer`, whether a one-unit first layer read X once per iteration instead of twice.
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
