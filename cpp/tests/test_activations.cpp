@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "naive.hpp"
@@ -171,6 +172,19 @@ TYPED_TEST(Activations, LargeMagnitudeIsFiniteAndSaturates) {
             }
         }
     }
+}
+
+// tanh clamps its expm1 argument where tanh is +-1 (vector_math.hpp); infinities and NaN still come out right.
+TYPED_TEST(Activations, TanhOfInfinityAndNaN) {
+    using T = TypeParam;
+    const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+    const std::vector<T> Z = {inf, -inf, nan, T(0)};
+    std::vector<T> A(Z.size());
+    activation_forward<T>(Activation::tanh, Z.data(), nullptr, A.data(), 1, static_cast<index>(Z.size()));
+    EXPECT_EQ(A[0], T(1));
+    EXPECT_EQ(A[1], T(-1));
+    EXPECT_TRUE(std::isnan(A[2]));
+    EXPECT_EQ(A[3], T(0));
 }
 
 TEST(ActivationNames, RoundTripAndUnknownThrows) {
