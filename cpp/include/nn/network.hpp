@@ -271,9 +271,7 @@ class Network {
         if (l == 0 && ws.streamed) return;     // ... or streamed_step() forms it on its way to the next W[1] X
         Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
         Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
-        if (S == 1) {
-            blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), dW);
-        } else if (layer.n >= layer.n_prev) {
+        if (layer.n >= layer.n_prev) {  // (with S = 1 either part is the whole dW)
             blas::gemm<T>(inv_m, dZ.block(r.begin, 0, r.size, ws.m), A_prev.t(), T(0),
                           dW.block(r.begin, 0, r.size, layer.n_prev));
         } else {
@@ -308,17 +306,21 @@ class Network {
     // (An optimiser with state, or an allreduce of the gradients, goes between backward and step.)
     // With the Gram first layer, W[1]'s step is recorded as S += dZ[1] (dZ[1] is still in A[1]).
     void step(T learning_rate, Workspace<T>& ws) {
-        for (index l = 0; l < L(); ++l) step_layer(l, learning_rate, ws);
+        for (index l = 0; l < L(); ++l) {
+            step_weights(l, learning_rate, ws);
+            step_bias(l, learning_rate);
+        }
     }
 
     // step() for a streamed layer 1 (streamed_first_layer.hpp): W[1]'s update comes from one pass over X that
     // also forms the next W[1] X, left in A[1] for forward. dZ[1] is still in A[1] until then. The new W[1]
     // goes to the dW buffer and the buffers are swapped, as in step(), so undo_step() works the same.
     void streamed_step(Matrix<const T> X, T learning_rate, Workspace<T>& ws) {
-        for (index l = 1; l < L(); ++l) step_layer(l, learning_rate, ws);
+        for (index l = 0; l < L(); ++l) {
+            if (l > 0) step_weights(l, learning_rate, ws);
+            step_bias(l, learning_rate);
+        }
         Layer<T>& layer = layers_[0];
-        descend<T>(layer.b.data(), learning_rate, layer.db.data(), layer.n);
-        layer.b.swap(layer.db);
         const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(ws.m));
         T* dZ1 = ws.A[0].data();
 #pragma omp parallel num_threads(S)
@@ -335,14 +337,18 @@ class Network {
         ws.Z1_ready = true;
     }
 
-    void step_layer(index l, T learning_rate, Workspace<T>& ws) {
+    void step_weights(index l, T learning_rate, Workspace<T>& ws) {
         Layer<T>& layer = layers_[l];
         if (l == 0 && ws.gram.active) {
             ws.gram.accumulate(ws.A[0].data());
-        } else {
-            descend<T>(layer.W.data(), learning_rate, layer.dW.data(), static_cast<index>(layer.W.size()));
-            layer.W.swap(layer.dW);
+            return;
         }
+        descend<T>(layer.W.data(), learning_rate, layer.dW.data(), static_cast<index>(layer.W.size()));
+        layer.W.swap(layer.dW);
+    }
+
+    void step_bias(index l, T learning_rate) {
+        Layer<T>& layer = layers_[l];
         descend<T>(layer.b.data(), learning_rate, layer.db.data(), static_cast<index>(layer.b.size()));
         layer.b.swap(layer.db);
     }
