@@ -1,5 +1,7 @@
 """Comparison helpers shared by the tests."""
 
+import threading
+
 import numpy as np
 
 TINY = np.finfo(np.float64).tiny
@@ -46,6 +48,47 @@ def assert_params_close(actual, expected, rtol, what="params"):
     for l, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected), start=1):
         assert_close(W, W_ref, rtol, f"{what} W{l}")
         assert_close(b, b_ref, rtol, f"{what} b{l}")
+
+
+def assert_params_equal(actual, expected, what="params"):
+    """Every W and b of two parameter lists [(W, b), ...] equal bit for bit."""
+    assert len(actual) == len(expected), f"{what}: {len(actual)} layers != expected {len(expected)}"
+    for l, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected), start=1):
+        np.testing.assert_array_equal(W, W_ref, err_msg=f"{what} W{l}")
+        np.testing.assert_array_equal(b, b_ref, err_msg=f"{what} b{l}")
+
+
+def run_concurrently(work, items):
+    """work(item) for every item, each in its own thread, all at once; re-raises the first exception."""
+    errors = []
+
+    def run(item):
+        try:
+            work(item)
+        except BaseException as e:  # reported in the calling thread below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def assert_concurrent_fits_match_alone(nets, fit, rounds=3):
+    """Runs fit(net) `rounds` times on nets[0] alone, then on every other network at once, each in its own
+    thread; all must end with nets[0]'s parameters bit for bit (each fit goes on from where the last stopped,
+    so the networks must start equal)."""
+    def fits(net):
+        for _ in range(rounds):
+            fit(net)
+
+    fits(nets[0])
+    run_concurrently(fits, nets[1:])
+    for k, net in enumerate(nets[1:], start=1):
+        assert_params_equal(net.params, nets[0].params, f"network {k}, concurrent against alone")
 
 
 def assert_published(actual, expected, decimals, what="value"):

@@ -13,7 +13,7 @@ import pytest
 import nn
 from nn import _core, reference
 
-from helpers import assert_close, assert_params_close
+from helpers import assert_close, assert_params_close, assert_concurrent_fits_match_alone, assert_params_equal
 
 # 6 (n1 n0 + n2 n1 + n3 n2) m = 6 (48*512 + 512*96 + 96) 1003 ~ 4.4e8 flops per iteration: well above the
 # threshold (2^26), and layer 1 has more rows than columns (dW split by rows) while layers 2 and 3 have fewer
@@ -36,14 +36,6 @@ def make_data(dtype=np.float64, order="C", m=M):
 
 def acts(hidden):
     return [hidden] * (len(DIMS) - 2) + ["sigmoid"]
-
-
-@pytest.fixture
-def blas_threads():
-    """Sets OpenBLAS's thread count for one test and restores it."""
-    before = _core.blas_get_num_threads()
-    yield _core.blas_set_num_threads
-    _core.blas_set_num_threads(before)
 
 
 @needs_two_threads
@@ -129,40 +121,17 @@ def test_divergence_in_a_split_fit_keeps_the_last_finite_parameters():
     # the parameters kept are, bit for bit, those of a fresh split fit of k - 1 iterations
     fresh = make()
     fresh.fit(X, Y, learning_rate=1e8, iterations=k - 1, record_every=1)
-    for (W, b), (Wf, bf) in zip(net.params, fresh.params):
-        np.testing.assert_array_equal(W, Wf)
-        np.testing.assert_array_equal(b, bf)
+    assert_params_equal(net.params, fresh.params, "kept against a fresh fit")
 
 
 @needs_two_threads
 def test_concurrent_split_fits_agree_and_give_the_thread_count_back(blas_threads):
     # OpenBLAS's thread count is one setting for the process; fits of two networks in two Python threads
     # each hold it at one and the last to finish gives the count back
-    import threading
     blas_threads(2)
     X, Y = make_data()
     start = nn.Network(DIMS, hidden="relu", init="xavier", seed=6).params
     nets = [nn.Network.from_params(start, hidden="relu") for _ in range(3)]
-    for _ in range(3):  # alone; each fit goes on from where the last one stopped
-        nets[0].fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
-    errors = []
-
-    def fit(net):
-        try:
-            for _ in range(3):
-                net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=fit, args=(net,)) for net in nets[1:]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    assert_concurrent_fits_match_alone(nets, lambda net: net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS))
     assert _core.blas_get_num_threads() == 2
-    for net in nets[1:]:
-        assert net.train_settings_["example_slices"] == 2
-        for (W, b), (W0, b0) in zip(net.params, nets[0].params):  # the same split, so the same bits
-            np.testing.assert_array_equal(W, W0)
-            np.testing.assert_array_equal(b, b0)
+    assert all(net.train_settings_["example_slices"] == 2 for net in nets)

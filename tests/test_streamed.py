@@ -3,7 +3,6 @@ step and the next W[1] X together (cpp/include/nn/streamed_first_layer.hpp). It 
 reference up to rounding, and fall back to the ordinary loop where it does not apply.
 """
 import re
-import threading
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import pytest
 import nn
 from nn import _core, reference
 
-from helpers import assert_close, assert_params_close
+from helpers import assert_close, assert_params_close, assert_concurrent_fits_match_alone, assert_params_equal
 
 ITERATIONS = 30
 
@@ -24,20 +23,13 @@ def make_data(n_x=301, m=500, dtype=np.float64, order="C", seed=3):
     return np.asarray(X.astype(dtype), order=order), Y.astype(dtype)
 
 
-@pytest.fixture
-def blas_threads():
-    before = _core.blas_get_num_threads()
-    yield _core.blas_set_num_threads
-    _core.blas_set_num_threads(before)
-
-
-def fit_and_reference(dims, hidden, X, Y, lr, dtype=np.float64, iterations=ITERATIONS):
+def fit_and_reference(dims, hidden, X, Y, lr, dtype=np.float64, iterations=ITERATIONS, first_layer="primal"):
     net = nn.Network(dims, hidden=hidden, init="xavier", seed=4, dtype=dtype)
     start = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params]
     acts = [hidden] * (len(dims) - 2) + ["sigmoid"]
     ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64), start, acts, lr,
                                                iterations, record_every=1)
-    hist = net.fit(X, Y, learning_rate=lr, iterations=iterations, record_every=1, first_layer="primal")
+    hist = net.fit(X, Y, learning_rate=lr, iterations=iterations, record_every=1, first_layer=first_layer)
     return net, hist, ref_params, ref_costs
 
 
@@ -87,7 +79,9 @@ def test_falls_back_where_it_does_not_apply(case):
     elif case == "many examples":
         dims, m = [64, 1], 70000   # a thread's part of Z would no longer stay in cache
     X, Y = make_data(dims[0], m, order=order)
-    net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, iterations=3)
+    net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, iterations=3,
+                                                         first_layer=first_layer)
+    assert net.train_settings_["first_layer"] == first_layer
     assert net.train_settings_["streamed_first_layer"] is False
     assert_close(hist.costs, ref_costs, 1e-12, "costs")
     assert_params_close(net.params, ref_params, 1e-12, "params")
@@ -104,9 +98,7 @@ def test_divergence_in_a_streamed_fit_keeps_the_last_finite_parameters():
     assert 2 <= k < 200, str(info.value)
     fresh = make()
     fresh.fit(X, Y, learning_rate=1e5, iterations=k - 1, record_every=1, first_layer="primal")
-    for (W, b), (Wf, bf) in zip(net.params, fresh.params):
-        np.testing.assert_array_equal(W, Wf)
-        np.testing.assert_array_equal(b, bf)
+    assert_params_equal(net.params, fresh.params, "kept against a fresh fit")
     assert np.isfinite(net.cost(X, Y))
 
 
@@ -114,27 +106,7 @@ def test_concurrent_streamed_fits(blas_threads):
     blas_threads(2)
     X, Y = make_data()
     start = nn.Network([301, 1], seed=6).params
-    alone = nn.Network.from_params(start)
-    for _ in range(3):
-        alone.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
-    nets = [nn.Network.from_params(start) for _ in range(2)]
-    errors = []
-
-    def fit(net):
-        try:
-            for _ in range(3):
-                net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=fit, args=(net,)) for net in nets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    nets = [nn.Network.from_params(start) for _ in range(3)]
+    assert_concurrent_fits_match_alone(nets, lambda net: net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS))
     assert _core.blas_get_num_threads() == 2
-    for net in nets:
-        for (W, b), (W0, b0) in zip(net.params, alone.params):
-            np.testing.assert_array_equal(W, W0)
-            np.testing.assert_array_equal(b, b0)
+    assert all(net.train_settings_["streamed_first_layer"] for net in nets)
