@@ -15,7 +15,7 @@ from nn import _core, reference
 
 from helpers import assert_close, assert_params_close, assert_concurrent_fits_match_alone, assert_params_equal
 
-# 6 (n1 n0 + n2 n1 + n3 n2) m = 6 (48*512 + 512*96 + 96) 1003 ~ 4.4e8 flops per iteration: well above the
+# (4 n1 n0 + 6 (n2 n1 + n3 n2)) m = (4*48*512 + 6 (512*96 + 96)) 1003 ~ 4e8 flops per iteration: well above the
 # threshold (2^26), and layer 1 has more rows than columns (dW split by rows) while layers 2 and 3 have fewer
 # (dW split by columns). m = 1003 is no multiple of 8, so the slices are uneven.
 DIMS = [48, 512, 96, 1]
@@ -106,6 +106,29 @@ def test_small_or_whole_matrix_fits_stay_on_one_thread(dims, m, first_layer):
     net = nn.Network(dims, hidden="relu", seed=0)
     net.fit(X, Y, learning_rate=1e-3, iterations=2, first_layer=first_layer)
     assert net.train_settings_["example_slices"] == 1
+
+
+@needs_two_threads
+@pytest.mark.parametrize("dims, m, first_layer, one_thread", [
+    ([2, 4, 1], 400, "auto", True),                  # planar: 3e4 flops per iteration
+    ([12288, 20, 7, 5, 1], 209, "gram", True),       # cat in Gram space: 2e6
+    ([12288, 20, 7, 5, 1], 209, "primal", False),    # cat primal: 2e8
+    ([128, 32, 1], 512, "primal", False),            # 1.3e7: OpenBLAS's second thread pays here
+])
+def test_tiny_iterations_keep_openblas_at_one_thread(dims, m, first_layer, one_thread, blas_threads):
+    blas_threads(2)
+    rng = np.random.RandomState(0)
+    X = rng.randn(dims[0], m)
+    Y = (rng.rand(1, m) > 0.5).astype(np.float64)
+    net = nn.Network(dims, hidden="relu", seed=0)
+    net.fit(X, Y, learning_rate=1e-3, iterations=3, first_layer=first_layer)
+    assert net.train_settings_["one_thread"] is one_thread
+    assert _core.blas_get_num_threads() == 2
+    # the same parameters as a fit with OpenBLAS at one thread throughout, up to rounding
+    blas_threads(1)
+    alone = nn.Network(dims, hidden="relu", seed=0)
+    alone.fit(X, Y, learning_rate=1e-3, iterations=3, first_layer=first_layer)
+    assert_params_close(net.params, alone.params, 1e-12, "2 threads against 1")
 
 
 @needs_two_threads

@@ -34,7 +34,7 @@ void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
     auto X = random_vector<T>(c.dims[0] * m, 0, 1, 20);
     auto Y = random_labels<T>(c.dims.back() * m, 21);
     Matrix<const T> Xv(X.data(), c.dims[0], m);
-    auto ws = net.make_workspace(m, net.column_slices(Xv, gram));
+    auto ws = net.plan_threads(Xv, gram);
     const T lr = T(0.0075);
     if (gram) net.begin_gram(Xv, lr, ws);
     for (auto _ : state) {

@@ -247,9 +247,7 @@ class PyNetwork {
         auto X = view(X_a, "X");
         auto Y = check_xy(X, Y_a);
         py::gil_scoped_release release;
-        const bool streamed = net_.streamable(X, gram);
-        ws_ = net_.make_workspace(X.cols, streamed ? 1 : net_.column_slices(X, gram));
-        if (streamed) net_.begin_streamed(ws_);
+        ws_ = net_.plan_threads(X, gram);
         if (gram) net_.begin_gram(X, static_cast<T>(learning_rate), ws_);
         // Only now, with every allocation done, does the fit hold the arrays.
         py::gil_scoped_acquire acquire;
@@ -315,11 +313,12 @@ class PyNetwork {
 
     // How the current fit's training loop runs: (threads the examples are split across, 1 meaning one thread
     // with OpenBLAS's own threading inside the products; whether layer 1 is streamed, one pass over X per
-    // iteration). (0, False) when no fit is in progress.
+    // iteration; whether iterations too small to share keep OpenBLAS at one thread). (0, False, False) when
+    // no fit is in progress.
     py::tuple fit_plan() {
         Exclusive ex(mu_);
-        if (!fit_.X_obj) return py::make_tuple(0, false);
-        return py::make_tuple(ws_.slices, ws_.streamed);
+        if (!fit_.X_obj) return py::make_tuple(0, false, false);
+        return py::make_tuple(ws_.slices, ws_.streamed, ws_.one_thread);
     }
 
    private:

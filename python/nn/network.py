@@ -104,7 +104,8 @@ class Network:
 
         Afterwards `train_settings_` holds the settings and how the loop ran: `example_slices`, the threads
         the examples were split across (1: one thread, OpenBLAS threading the products), and
-        `streamed_first_layer`, whether a one-unit first layer read X once per iteration instead of twice.
+        `streamed_first_layer`, whether a one-unit first layer read X once per iteration instead of twice, and
+        `one_thread`, whether iterations too small to share kept OpenBLAS at one thread.
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
@@ -131,9 +132,9 @@ class Network:
         bar = _progress_bar(iterations) if verbose else None
         start = time.perf_counter()
         try:
-            slices, streamed = 1, False
+            slices, streamed, one_thread = 1, False, False
             self._core.begin_fit(X, Y, learning_rate, first_layer == "gram")
-            slices, streamed = self._core.fit_plan()
+            slices, streamed, one_thread = self._core.fit_plan()
             i, n = 0, 0
             while True:
                 # train(n) returns with the network at iteration i + done and the cost of those parameters
@@ -164,7 +165,8 @@ class Network:
             self.train_settings_ = {"learning_rate": learning_rate, "iterations": iterations,
                                     "record_every": record_every, "first_layer": first_layer,
                                     "example_slices": slices,
-                                    "streamed_first_layer": bool(streamed), "seconds": seconds}
+                                    "streamed_first_layer": bool(streamed), "one_thread": bool(one_thread),
+                                    "seconds": seconds}
         return self.history_
 
     def predict_proba(self, X) -> np.ndarray:

@@ -52,6 +52,13 @@ inline constexpr index dA_whole_fraction = 8;
 inline constexpr double slice_min_flops = double(1 << 26);
 inline constexpr index slice_min_columns = 128;
 
+// Below this many flops per iteration the whole training loop keeps OpenBLAS at one thread: its threads cost
+// more in waking and meeting than they save on such small products. Measured at 1 against 2 threads
+// (float64): [12288, 1] and [12288, 20, 7, 5, 1] on 209 examples in Gram space (0.09 and 2 Mflop) took 5.3 and
+// 37.5 us against 6.0 and 40.4, [64, 16, 1] on 256 examples (1.6 Mflop) 17.7 against 19.9 us, while
+// [128, 32, 1] on 512 (12.7 Mflop) already gained from the second thread (170 against 139 us).
+inline constexpr double one_thread_max_flops = double(1 << 22);
+
 template <class T>
 struct Workspace {
     index m = 0;
@@ -64,6 +71,7 @@ struct Workspace {
     bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
     bool Z1_ready = false;          // ... which has left the new W[1] X in A[1] for forward
     std::vector<T> Z1_parts;        // (threads x m): each thread's part of W[1] X
+    bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
 };
 
 // What a call of Network::train did.
@@ -137,6 +145,21 @@ class Network {
         ws.Z1_parts.assign(static_cast<std::size_t>(threads * ws.m), T(0));
     }
 
+    // Flops of one training iteration on X: forward, dW and dA (no dA[0]), with layer 1 either a product with X
+    // or, in Gram space, its update dZ[1] G (gram.hpp).
+    double iteration_flops(Matrix<const T> X, bool gram) const {
+        const double m = double(X.cols);
+        double flops = 0;
+        for (const auto& layer : layers_) {
+            const double product = 2.0 * double(layer.n) * double(layer.n_prev) * m;
+            if (&layer != &layers_.front())
+                flops += 3.0 * product;
+            else
+                flops += gram ? 2.0 * double(layer.n) * m * m : 2.0 * product;
+        }
+        return flops;
+    }
+
     // How many threads to split the m examples of X across when training on it: as many as OpenBLAS may use,
     // when every iteration does enough work and each thread gets enough columns. One when the first layer runs
     // in Gram space or as a pair of split products (both are whole-matrix shortcuts that already keep the
@@ -144,10 +167,18 @@ class Network {
     int column_slices(Matrix<const T> X, bool gram) const {
         const int threads = blas::OneThreadHeld::wanted_threads();
         if (threads < 2 || gram || blas::worth_splitting_k<T>(layers_[0].W_mat(), X)) return 1;
-        double flops = 0;  // forward, dW and dA (no dA[0]) per iteration
-        for (const auto& layer : layers_) flops += 6.0 * double(layer.n) * double(layer.n_prev) * double(X.cols);
-        if (flops < slice_min_flops) return 1;
+        if (iteration_flops(X, gram) < slice_min_flops) return 1;
         return static_cast<int>(std::clamp<index>(X.cols / slice_min_columns, 1, threads));
+    }
+
+    // The workspace for training on X, with the threads planned: a team of column slices, layer 1 streamed,
+    // or (for tiny iterations) OpenBLAS kept at one thread.
+    Workspace<T> plan_threads(Matrix<const T> X, bool gram) const {
+        const bool streamed = streamable(X, gram);
+        Workspace<T> ws = make_workspace(X.cols, streamed ? 1 : column_slices(X, gram));
+        if (streamed) begin_streamed(ws);
+        ws.one_thread = iteration_flops(X, gram) < one_thread_max_flops;
+        return ws;
     }
 
     // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1, and Z[L] = W[L] A[L-1] + b[L] in the last buffer.
@@ -386,9 +417,9 @@ class Network {
                       const std::function<bool()>& stop) {
         TrainResult r;
         // The team of column slices replaces OpenBLAS's threads while it runs (parallel.hpp); held once for
-        // the whole call, so the holds in forward and backward only count.
+        // the whole call, so the holds in forward and backward only count. Tiny iterations hold it too.
         std::optional<blas::OneThreadHeld> one;
-        if (ws.slices > 1 || ws.streamed) one.emplace();
+        if (ws.slices > 1 || ws.streamed || ws.one_thread) one.emplace();
         if (!ws.forward_ready) {  // the first call of a fit
             forward(X, ws);
             if (!finite_output(ws)) {
