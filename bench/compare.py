@@ -125,14 +125,19 @@ def run_row(impl, variant, w, dtype, threads, data, args):
         with thread_limit(threads):
             check_iters = w.check_iterations if not args.quick else max(2, w.check_iterations // 4)
             runner.reset()
-            t = time.perf_counter()
             runner.train(check_iters)
-            t_check = time.perf_counter() - t
             row["check_iterations"] = check_iters
             row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
             if impl == "nn":
                 row["check_path"] = runner.path_used
-            per_iter = t_check / check_iters
+            # the call that sizes the timed ones is a second, warm one: the first also pays one-off costs
+            # (thread start-up, first-touch page faults), and a slow estimate here gave fewer iterations per
+            # timed call, so more of the per-call setup in each iteration (cat's Gram rows: 1 against 2 threads
+            # differed by 18% on that alone)
+            runner.reset()
+            t = time.perf_counter()
+            runner.train(check_iters)
+            per_iter = (time.perf_counter() - t) / check_iters
             n = int(min(args.max_iterations, max(args.min_iterations, math.ceil(args.target / per_iter))))
             times = []
             for _ in range(args.repeats):
