@@ -1,6 +1,6 @@
-"""A first layer of one unit (logistic regression) streamed: one pass over X per iteration forms dW[1], W[1]'s
-step and the next W[1] X together (cpp/include/nn/streamed_first_layer.hpp). It must train exactly like the
-reference up to rounding, and fall back to the ordinary loop where it does not apply.
+"""A first layer of one unit (logistic regression) or a few streamed: one pass over X per iteration forms dW[1],
+W[1]'s step and the next W[1] X together (cpp/include/nn/streamed_first_layer.hpp). It must train exactly like
+the reference up to rounding, and fall back to the ordinary loop where it does not apply.
 """
 import re
 
@@ -13,6 +13,10 @@ from nn import _core, reference
 from helpers import assert_close, assert_params_close, assert_concurrent_fits_match_alone, assert_params_equal
 
 ITERATIONS = 30
+
+# several units need the AVX-512 kernel; elsewhere they train on the ordinary loop (tested by the fallbacks)
+needs_units = pytest.mark.skipif(not _core.streamed_units_supported(), reason="no AVX-512: units are not streamed")
+UNITS = pytest.param([301, 20, 7, 1], marks=needs_units)
 
 
 def make_data(n_x=301, m=500, dtype=np.float64, order="C", seed=3):
@@ -33,7 +37,14 @@ def fit_and_reference(dims, hidden, X, Y, lr, dtype=np.float64, iterations=ITERA
     return net, hist, ref_params, ref_costs
 
 
-@pytest.mark.parametrize("dims, hidden", [([301, 1], "relu"), ([301, 1, 3, 1], "tanh"), ([301, 1, 2, 1], "relu")])
+@pytest.mark.parametrize("dims, hidden", [
+    ([301, 1], "relu"), ([301, 1, 3, 1], "tanh"), ([301, 1, 2, 1], "relu"),
+    # units in one to four vectors of float64 (8 per vector), every activation
+    pytest.param([301, 5, 1], "tanh", marks=needs_units),
+    pytest.param([301, 20, 7, 1], "relu", marks=needs_units),
+    pytest.param([301, 17, 3, 1], "leaky_relu", marks=needs_units),
+    pytest.param([301, 32, 1], "sigmoid", marks=needs_units),
+])
 def test_streamed_fit_matches_reference_float64(dims, hidden):
     X, Y = make_data()
     net, hist, ref_params, ref_costs = fit_and_reference(dims, hidden, X, Y, 0.05)
@@ -42,18 +53,20 @@ def test_streamed_fit_matches_reference_float64(dims, hidden):
     assert_params_close(net.params, ref_params, 1e-12, "params after a streamed fit")
 
 
-def test_streamed_fit_matches_reference_float32():
+@pytest.mark.parametrize("dims", [[301, 1], UNITS, pytest.param([301, 32, 1], marks=needs_units)])
+def test_streamed_fit_matches_reference_float32(dims):
     X, Y = make_data(dtype=np.float32)
-    net, hist, ref_params, ref_costs = fit_and_reference([301, 1], "relu", X, Y, 0.05, np.float32)
+    net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, np.float32)
     assert net.train_settings_["streamed_first_layer"] is True
     # float32 against the float64 oracle: dot products of 500 terms, 30 steps (as test_network_parity)
     assert_close(hist.costs, ref_costs, 1e-5, "costs")
     assert_params_close(net.params, ref_params, 1e-5, "params after a streamed float32 fit")
 
 
-def test_one_thread_and_two_agree(blas_threads):
+@pytest.mark.parametrize("dims", [[301, 1], UNITS])
+def test_one_thread_and_two_agree(dims, blas_threads):
     X, Y = make_data()
-    start = nn.Network([301, 1], seed=5).params
+    start = nn.Network(dims, seed=5).params
     results = []
     for n in (1, 2):
         blas_threads(n)
@@ -65,19 +78,26 @@ def test_one_thread_and_two_agree(blas_threads):
     assert_params_close(results[1], results[0], 1e-14, "two threads against one")
 
 
-@pytest.mark.parametrize("case", ["F-ordered X", "two units", "gram", "small X", "many examples"])
+@pytest.mark.parametrize("case", ["F-ordered X", "F-ordered X, units", "too many units", "layer 1 not most of the work",
+                                  "gram", "small X", "many examples", "many examples for its units"])
 def test_falls_back_where_it_does_not_apply(case):
     dims, m, order, first_layer = [301, 1], 500, "C", "primal"
     if case == "F-ordered X":
         order = "F"
-    elif case == "two units":
-        dims = [301, 2, 1]
+    elif case == "F-ordered X, units":
+        dims, order = [301, 20, 1], "F"
+    elif case == "too many units":
+        dims = [301, 33, 1]
+    elif case == "layer 1 not most of the work":
+        dims = [301, 4, 64, 1]    # layer 1: 71% of the flops of an iteration (the rest would run on one thread)
     elif case == "gram":
         dims, m, first_layer = [301, 1], 200, "gram"
     elif case == "small X":
         dims, m = [70, 1], 100
     elif case == "many examples":
         dims, m = [64, 1], 70000   # a thread's part of Z would no longer stay in cache
+    elif case == "many examples for its units":
+        dims, m = [301, 20, 1], 3300   # 20 x 3300 > 65536
     X, Y = make_data(dims[0], m, order=order)
     net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, iterations=3,
                                                          first_layer=first_layer)
@@ -87,9 +107,10 @@ def test_falls_back_where_it_does_not_apply(case):
     assert_params_close(net.params, ref_params, 1e-12, "params")
 
 
-def test_divergence_in_a_streamed_fit_keeps_the_last_finite_parameters():
+@pytest.mark.parametrize("dims", [[301, 1, 2, 1], pytest.param([301, 6, 2, 1], marks=needs_units)])
+def test_divergence_in_a_streamed_fit_keeps_the_last_finite_parameters(dims):
     X, Y = make_data()
-    make = lambda: nn.Network([301, 1, 2, 1], hidden="linear", seed=5)  # noqa: E731
+    make = lambda: nn.Network(dims, hidden="linear", seed=5)  # noqa: E731
     net = make()
     with pytest.raises(FloatingPointError) as info:
         net.fit(X, Y, learning_rate=1e5, iterations=200, record_every=1, first_layer="primal")
@@ -102,10 +123,11 @@ def test_divergence_in_a_streamed_fit_keeps_the_last_finite_parameters():
     assert np.isfinite(net.cost(X, Y))
 
 
-def test_concurrent_streamed_fits(blas_threads):
+@pytest.mark.parametrize("dims", [[301, 1], UNITS])
+def test_concurrent_streamed_fits(dims, blas_threads):
     blas_threads(2)
     X, Y = make_data()
-    start = nn.Network([301, 1], seed=6).params
+    start = nn.Network(dims, seed=6).params
     nets = [nn.Network.from_params(start) for _ in range(3)]
     assert_concurrent_fits_match_alone(nets, lambda net: net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS))
     assert _core.blas_get_num_threads() == 2

@@ -402,4 +402,6 @@ PYBIND11_MODULE(_core, m) {
     bind_dtype<float>(m, "float32");
     m.def("blas_get_num_threads", &nn::blas::get_num_threads);
     m.def("blas_set_num_threads", &nn::blas::set_num_threads, py::arg("n"));
+    // whether a first layer of several units can be streamed on this CPU (streamed_first_layer.hpp)
+    m.def("streamed_units_supported", &nn::streamed_units_supported);
 }

@@ -103,9 +103,9 @@ class Network:
         the one that does less work. Both give the same parameters up to rounding.
 
         Afterwards `train_settings_` holds the settings and how the loop ran: `example_slices`, the threads
-        the examples were split across (1: one thread, OpenBLAS threading the products), and
-        `streamed_first_layer`, whether a one-unit first layer read X once per iteration instead of twice, and
-        `one_thread`, whether iterations too small to share kept OpenBLAS at one thread.
+        the examples were split across (1: one thread, OpenBLAS threading the products);
+        `streamed_first_layer`, whether a first layer of one unit or a few read X once per iteration instead of
+        twice; and `one_thread`, whether iterations too small to share kept OpenBLAS at one thread.
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
@@ -201,6 +201,8 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     # and dA: whole, or a 256 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
     dA = max(activations // 8, 2**18 // itemsize * max(1, _core.blas_get_num_threads()), 16 * max(layer_dims[:-1]))
     elements = activations + dA
+    if n1 * m <= 2**16:  # a streamed first layer's parts of W[1] X, one per thread, and dZ[1]^T (padded)
+        elements += n1 * m * (max(1, _core.blas_get_num_threads()) + 2)
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x
     return elements * itemsize

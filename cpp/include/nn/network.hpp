@@ -59,6 +59,10 @@ inline constexpr index slice_min_columns = 128;
 // [128, 32, 1] on 512 (12.7 Mflop) already gained from the second thread (170 against 139 us).
 inline constexpr double one_thread_max_flops = double(1 << 22);
 
+// A first layer is streamed (streamed_first_layer.hpp) only when it does at least this share of an iteration's
+// flops: the rest of the network then runs with OpenBLAS at one thread.
+inline constexpr double streamed_min_share = 0.9;
+
 template <class T>
 struct Workspace {
     index m = 0;
@@ -70,7 +74,8 @@ struct Workspace {
     bool forward_ready = false;     // A holds the forward pass of the current parameters
     bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
     bool Z1_ready = false;          // ... which has left the new W[1] X in A[1] for forward
-    std::vector<T> Z1_parts;        // (threads x m): each thread's part of W[1] X
+    std::vector<T> Z1_parts;        // (threads x n[1] x m): each thread's part of W[1] X
+    std::vector<T> dZT;             // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
     bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
 };
 
@@ -130,11 +135,16 @@ class Network {
         return ws;
     }
 
-    // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit, X stored by rows, a thread's
-    // part of Z[1] small enough to stay in cache next to a row of X, and X big enough to be worth a team.
+    // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit or a few, X stored by rows, a
+    // thread's part of Z[1] small enough to stay in cache next to a block of X, X big enough to be worth a team,
+    // and layer 1 nearly all of the work (OpenBLAS stays at one thread through the loop, see train()).
     bool streamable(Matrix<const T> X, bool gram) const {
-        return !gram && layers_[0].n == 1 && !X.col_major && X.cols <= streamed_max_m && X.rows >= 64 &&
-               X.rows * X.cols >= (index(1) << 16);
+        const index n1 = layers_[0].n;
+        if (gram || X.col_major || X.rows < 64 || X.rows * X.cols < (index(1) << 16) || n1 * X.cols > streamed_max_m)
+            return false;
+        if (n1 > 1 && (n1 > streamed_max_units || !streamed_units_supported())) return false;
+        const double first = 4.0 * double(n1) * double(X.rows) * double(X.cols);
+        return first >= streamed_min_share * iteration_flops(X, false);
     }
 
     // Train with layer 1 streamed from now on (allocates its buffers: call before train, never inside it).
@@ -142,7 +152,9 @@ class Network {
         ws.streamed = true;
         ws.Z1_ready = false;
         const int threads = std::max(1, blas::OneThreadHeld::wanted_threads());
-        ws.Z1_parts.assign(static_cast<std::size_t>(threads * ws.m), T(0));
+        const index n1 = layers_[0].n;
+        ws.Z1_parts.assign(static_cast<std::size_t>(threads * n1 * ws.m), T(0));
+        if (n1 > 1) ws.dZT.assign(static_cast<std::size_t>(ws.m * streamed_units_padding<T>(n1)), T(0));
     }
 
     // Flops of one training iteration on X: forward, dW and dA (no dA[0]), with layer 1 either a product with X
@@ -352,18 +364,32 @@ class Network {
             step_bias(l, learning_rate);
         }
         Layer<T>& layer = layers_[0];
-        const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(ws.m));
+        const index n1 = layer.n, part = n1 * ws.m;
+        const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(part));
         T* dZ1 = ws.A[0].data();
+        if (n1 > 1) {  // dZ[1]^T for the kernel; the padding beyond n1 stays zero
+            const index n1p = streamed_units_padding<T>(n1);
+            for (index i = 0; i < n1; ++i)
+                for (index j = 0; j < ws.m; ++j) ws.dZT[j * n1p + i] = dZ1[i * ws.m + j];
+        }
+        int team = 1;  // the threads that really ran (the runtime may give fewer than asked): only their parts count
 #pragma omp parallel num_threads(S)
         {
             const int s = omp_get_thread_num();
+#pragma omp single nowait
+            team = omp_get_num_threads();
             const Slice r = slice(X.rows, s, omp_get_num_threads());
-            streamed_rows<T>(X.data, X.ld, ws.m, r.begin, r.begin + r.size, dZ1, learning_rate, layer.W.data(),
-                             layer.dW.data(), ws.Z1_parts.data() + s * ws.m);
+            T* Z_part = ws.Z1_parts.data() + s * part;
+            if (n1 == 1)
+                streamed_rows<T>(X.data, X.ld, ws.m, r.begin, r.begin + r.size, dZ1, learning_rate,
+                                 layer.W.data(), layer.dW.data(), Z_part);
+            else
+                streamed_rows_units<T>(X.data, X.ld, ws.m, r.begin, r.begin + r.size, ws.dZT.data(), n1,
+                                       learning_rate, layer.W.data(), layer.dW.data(), X.rows, Z_part);
         }
         // dZ[1] is no longer needed: W[1] X = the sum of the parts, over it
-        std::copy(ws.Z1_parts.begin(), ws.Z1_parts.begin() + ws.m, dZ1);
-        for (int s = 1; s < S; ++s) add<T>(dZ1, ws.Z1_parts.data() + s * ws.m, dZ1, ws.m);
+        std::copy(ws.Z1_parts.begin(), ws.Z1_parts.begin() + part, dZ1);
+        for (int s = 1; s < team; ++s) add<T>(dZ1, ws.Z1_parts.data() + s * part, dZ1, part);
         layer.W.swap(layer.dW);
         ws.Z1_ready = true;
     }

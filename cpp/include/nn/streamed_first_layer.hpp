@@ -1,16 +1,21 @@
 #pragma once
-// A first layer of one unit (logistic regression, n[1] = 1) in one pass over X per iteration.
+// A first layer of one unit (logistic regression, n[1] = 1), or of a few, in one pass over X per iteration.
 //
 // Its two products with X, dW[1] = dZ[1] X^T / m and the next iteration's W[1] X, are matrix-vector products:
 // 2 flops per element of X each, so each costs what reading X from memory costs (cat's 20.5 MB X: 488 us at
 // the 42 GB/s two cores read here). Taken a row of X at a time, one read serves both while the row is in
 // cache: dW_i = X_i . dZ / m, then W_i - learning_rate dW_i, then Z += (that) X_i. Each thread of a team
 // takes a range of rows and sums its own part of Z; the parts are added afterwards.
+//
+// A layer of a few units (cat's 20) does the same a block of rows at a time (streamed_first_layer_units.cpp):
+// its products with X are skinny matrix products, for which OpenBLAS copies (packs) all of X on each of the two
+// calls -- a third of cat's primal iteration, measured -- while here a block of X is read from memory once and
+// used for both from cache.
 #include "nn/matrix.hpp"
 
 namespace nn {
 
-// Rows where one thread's part of Z (m values) and a row of X stay in a core's L2 cache together.
+// Elements of one thread's part of Z (n[1] x m) that stay in a core's L2 cache next to the rows of X it reads.
 inline constexpr index streamed_max_m = index(1) << 16;
 
 // For the rows [r0, r1) of X (row-major, leading dimension ld, m columns) and dZ (1 x m):
@@ -18,5 +23,21 @@ inline constexpr index streamed_max_m = index(1) << 16;
 template <class T>
 void streamed_rows(const T* X, index ld, index m, index r0, index r1, const T* dZ, T learning_rate, const T* W,
                    T* W_next, T* Z_part);
+
+// The most units a streamed first layer may have (n[1] x m must also stay within streamed_max_m).
+inline constexpr index streamed_max_units = 32;
+
+// Whether this CPU runs the kernel for several units (it needs AVX-512).
+bool streamed_units_supported();
+
+// Units of dZ^T's rows, padded to whole vectors (streamed_rows_units reads dZ^T as (m x this), zeros beyond n1).
+template <class T>
+index streamed_units_padding(index n1);
+
+// streamed_rows for n1 units: W and W_next (n1 x n_x, leading dimension ldw), dZT = dZ^T padded (see above),
+// Z_part (n1 x m, leading dimension m).
+template <class T>
+void streamed_rows_units(const T* X, index ld, index m, index r0, index r1, const T* dZT, index n1,
+                         T learning_rate, const T* W, T* W_next, index ldw, T* Z_part);
 
 }  // namespace nn
