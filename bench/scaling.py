@@ -43,14 +43,31 @@ def model(layer_dims, m, path):
     return primal - first + 2 * n1 * m * m, 2 * n_x * m * m + 4 * n1 * n_x * m
 
 
-def fit_seconds(nn, params0, w, X, Y, dtype, iterations, path):
+def fit_seconds(nn, params0, w, X, Y, dtype, iterations, path, loop=None):
+    """Seconds of one fit; `loop`, a list, receives how its training loop ran (loop_label)."""
     net = nn.Network.from_params([(W.copy(), b.copy()) for W, b in params0],
                                  hidden=w.hidden if w.hidden != "-" else "relu", dtype=dtype)
     kwargs = {} if path is None else {"first_layer": path}
     gc.collect()
     t = time.perf_counter()
     net.fit(X, Y, learning_rate=w.learning_rate, iterations=iterations, record_every=iterations, **kwargs)
-    return time.perf_counter() - t
+    seconds = time.perf_counter() - t
+    if loop is not None:
+        loop.append(loop_label(getattr(net, "train_settings_", None)))
+    return seconds
+
+
+def loop_label(settings):
+    """How nn's training loop ran (train_settings_), so that a change of loop between two m explains a step."""
+    if not settings:
+        return ""
+    if settings.get("streamed_first_layer"):
+        return "streamed"
+    if settings.get("example_slices", 1) > 1:
+        return f"team x{settings['example_slices']}"
+    if settings.get("one_thread"):
+        return "1 thread"
+    return "openblas"
 
 
 def main(argv=None):
@@ -100,7 +117,8 @@ def main(argv=None):
                         rows.append(row)
                         continue
                     try:
-                        fit_seconds(nn, params0, w, X, Y, dtype, 1, path)               # warm-up
+                        loop = []
+                        fit_seconds(nn, params0, w, X, Y, dtype, 1, path, loop)         # warm-up
                         t1 = fit_seconds(nn, params0, w, X, Y, dtype, 1, path)
                         n = 2
                         while True:                 # grow n until the n iterations take ~target seconds
@@ -117,7 +135,7 @@ def main(argv=None):
                                          for _ in range(reps - 1)])
                         s = max((Tn - T1) / n, 1e-9)
                         row.update(status="ok", iterations=n, seconds_per_iteration=s, setup_seconds=max(T1 - s, 0.0),
-                                   model_gflops_per_second=per_iter / s / 1e9)
+                                   model_gflops_per_second=per_iter / s / 1e9, loop=loop[0])
                     except Exception as e:  # noqa: BLE001
                         row["status"] = f"error: {type(e).__name__}: {e}"[:160]
                     if choose is not None:
@@ -135,9 +153,11 @@ def main(argv=None):
              "command: python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
              "s/iter: marginal seconds per iteration (T(1+n) - T(1)) / n; x prev: growth from the previous m, measured "
              "| model; GFLOP/s: model flops per iteration / s/iter; setup: T(1) - s/iter (on the Gram path mostly "
-             "G = X^T X); auto@2500: what first_layer='auto' picks for a 2500-iteration fit."]
+             "G = X^T X); auto@2500: what first_layer='auto' picks for a 2500-iteration fit; loop: how the training "
+             "loop ran (streamed first layer, a team splitting the examples, OpenBLAS held at 1 thread, or OpenBLAS's "
+             "own threads); * marks a growth measured across a change of loop."]
     header = (f"{'workload':8} {'path':8} {'m':>6} {'s/iter':>11} {'x prev':>7} {'model':>6} {'model GF/it':>11} "
-              f"{'GFLOP/s':>8} {'setup s':>8} {'model setup GF':>14} {'auto@2500':>9}")
+              f"{'GFLOP/s':>8} {'setup s':>8} {'model setup GF':>14} {'auto@2500':>9} {'loop':>9}")
     for name in args.workloads:
         for path in paths:
             sel = [r for r in rows if r["workload"] == name and r["path"] == (path or "primal (only path)")]
@@ -155,13 +175,14 @@ def main(argv=None):
                     g = r["seconds_per_iteration"] / prev["seconds_per_iteration"]
                     mg = r["model_flops_per_iteration"] / prev["model_flops_per_iteration"]
                     r["growth"], r["model_growth"] = g, mg
-                    grow = f"{g:.2f}" + ("!" if g > 1.5 * mg else "")
+                    grow = f"{g:.2f}" + ("!" if g > 1.5 * mg else "") + ("*" if r.get("loop") != prev.get("loop") else "")
                     model_grow = f"{mg:.2f}"
                 s = r["seconds_per_iteration"]
                 st = f"{s * 1e3:.3f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} us"
                 lines.append(f"{head} {st:>11} {grow:>7} {model_grow:>6} {r['model_flops_per_iteration'] / 1e9:>11.4f} "
                              f"{r['model_gflops_per_second']:>8.2f} {r['setup_seconds']:>8.3f} "
-                             f"{r['model_setup_flops'] / 1e9:>14.3f} {r.get('auto_picks_at_2500_iterations', ''):>9}")
+                             f"{r['model_setup_flops'] / 1e9:>14.3f} {r.get('auto_picks_at_2500_iterations', ''):>9} "
+                             f"{r.get('loop', ''):>9}")
                 prev = r
     text = "\n".join(lines)
     print(text)
