@@ -136,6 +136,15 @@ void make_pair(const Case& c, Activation hidden, std::uint32_t seed, Network<T>&
     }
 }
 
+// A network with make_pair's parameters, for tests that train the same start two ways.
+template <class T>
+Network<T> seeded_network(const Case& c, Activation hidden, std::uint32_t seed) {
+    Network<T> net(c.dims, acts_for<T>(c, hidden));
+    NaiveNet unused;
+    make_pair<T>(c, hidden, seed, net, unused);
+    return net;
+}
+
 TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
     using T = TypeParam;
     // float: the errors of a few layers and iterations add up; 2e-5 normwise is still far below any bug
@@ -224,9 +233,7 @@ TEST(NetworkGradients, MatchFiniteDifferencesOfTheCost) {
     for (Activation hidden : {Activation::tanh, Activation::sigmoid, Activation::relu, Activation::leaky_relu})
         for (const Case& c : {Case{{4, 5, 3, 1}, 6}, Case{{3, 4, 2}, 5}, Case{{2, 1}, 1}}) {
             SCOPED_TRACE(std::string("hidden ") + activation_name(hidden) + " L " + std::to_string(c.dims.size() - 1));
-            Network<double> net(c.dims, acts_for<double>(c, hidden));
-            NaiveNet unused;
-            make_pair<double>(c, hidden, 77, net, unused);
+            Network<double> net = seeded_network<double>(c, hidden, 77);
             Owned<double> X(c.dims[0], c.m, false, 0, 78, -2, 2);
             auto Y = labels<double>(c.dims.back() * c.m, 79);
             auto ws = net.make_workspace(c.m);
@@ -327,10 +334,7 @@ TYPED_TEST(NetworkT, InvalidArgumentsThrow) {
 TYPED_TEST(NetworkT, TrainStopsWhenAskedAfterACompletedIteration) {
     using T = TypeParam;
     const Case c{{4, 3, 1}, 10};
-    Network<T> a(c.dims, acts_for<T>(c, Activation::relu)), b(c.dims, acts_for<T>(c, Activation::relu));
-    NaiveNet unused1, unused2;
-    make_pair<T>(c, Activation::relu, 5, a, unused1);
-    make_pair<T>(c, Activation::relu, 5, b, unused2);
+    Network<T> a = seeded_network<T>(c, Activation::relu, 5), b = seeded_network<T>(c, Activation::relu, 5);
     Owned<T> X(4, 10, false, 0, 6, -1, 1);
     auto Y = labels<T>(10, 7);
     auto wa = a.make_workspace(10), wb = b.make_workspace(10);
@@ -358,9 +362,7 @@ TYPED_TEST(NetworkT, TrainStopsWhenAskedAfterACompletedIteration) {
 TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
     using T = TypeParam;
     const Case c{{3, 4, 2, 1}, 6};
-    Network<T> net(c.dims, acts_for<T>(c, Activation::tanh));
-    NaiveNet unused;
-    make_pair<T>(c, Activation::tanh, 300, net, unused);
+    Network<T> net = seeded_network<T>(c, Activation::tanh, 300);
     Owned<T> X(3, 6, false, 0, 301);
     auto Y = labels<T>(6, 302);
     auto ws = net.make_workspace(6);
@@ -382,9 +384,7 @@ TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
 TYPED_TEST(NetworkT, TrainEndsAndRevertsWhenTheCostOverflows) {
     using T = TypeParam;
     const Case c{{3, 5, 1}, 8};
-    Network<T> net(c.dims, acts_for<T>(c, Activation::relu));
-    NaiveNet unused;
-    make_pair<T>(c, Activation::relu, 400, net, unused);
+    Network<T> net = seeded_network<T>(c, Activation::relu, 400);
     Owned<T> X(3, 8, false, 0, 401, 0.5, 2);
     auto Y = labels<T>(8, 402);
     auto ws = net.make_workspace(8);
@@ -416,10 +416,7 @@ TYPED_TEST(NetworkT, GramFirstLayerMatchesThePrimalPath) {
             for (bool x_f : {false, true}) {
                 SCOPED_TRACE("n_x " + std::to_string(c.dims[0]) + " L " + std::to_string(c.dims.size() - 1) + " m " +
                              std::to_string(c.m) + " " + activation_name(hidden) + (x_f ? " X F-order" : " X C-order"));
-                Network<T> primal(c.dims, acts_for<T>(c, hidden)), gram(c.dims, acts_for<T>(c, hidden));
-                NaiveNet u1, u2;
-                make_pair<T>(c, hidden, 600, primal, u1);
-                make_pair<T>(c, hidden, 600, gram, u2);
+                Network<T> primal = seeded_network<T>(c, hidden, 600), gram = seeded_network<T>(c, hidden, 600);
                 Owned<T> X(c.dims[0], c.m, x_f, 0, 601, -1, 1);
                 auto Y = labels<T>(c.dims.back() * c.m, 602);
                 auto wp = primal.make_workspace(c.m), wg = gram.make_workspace(c.m);
@@ -458,10 +455,7 @@ TYPED_TEST(NetworkT, StreamedFirstLayerMatchesThePrimalPath) {
             if (c.dims[1] > 1 && !streamed_units_supported()) continue;  // the kernel for several units needs AVX-512
             SCOPED_TRACE("n_x " + std::to_string(c.dims[0]) + " L " + std::to_string(c.dims.size() - 1) + " m " +
                          std::to_string(c.m) + " " + activation_name(hidden));
-            Network<T> primal(c.dims, acts_for<T>(c, hidden)), streamed(c.dims, acts_for<T>(c, hidden));
-            NaiveNet u1, u2;
-            make_pair<T>(c, hidden, 700, primal, u1);
-            make_pair<T>(c, hidden, 700, streamed, u2);
+            Network<T> primal = seeded_network<T>(c, hidden, 700), streamed = seeded_network<T>(c, hidden, 700);
             Owned<T> X(c.dims[0], c.m, false, 0, 701, -1, 1);
             auto Y = labels<T>(c.dims.back() * c.m, 702);
             auto wp = primal.make_workspace(c.m), ws = streamed.make_workspace(c.m);
