@@ -126,7 +126,7 @@ inline void forward_tile(const T* w, index ldw, const T* x, index ld, index kb, 
 }
 
 template <class T, int JV>
-inline void forward_columns(const T* w, index ldw, const T* x, index ld, index kb, T* z, index m, index n1) {
+inline void forward_column_tile(const T* w, index ldw, const T* x, index ld, index kb, T* z, index m, index n1) {
     index i = 0;
     for (; i + 4 <= n1; i += 4) forward_tile<T, 4, JV>(w + i * ldw, ldw, x, ld, kb, z + i * m, m);
     for (; i < n1; ++i) forward_tile<T, 1, JV>(w + i * ldw, ldw, x, ld, kb, z + i * m, m);
@@ -136,8 +136,8 @@ template <class T>
 void forward_block(const T* w, index ldw, const T* x, index ld, index kb, T* Z, index m, index n1) {
     constexpr int V = lanes<T>;
     index j = 0;
-    for (; j + 6 * V <= m; j += 6 * V) forward_columns<T, 6>(w, ldw, x + j, ld, kb, Z + j, m, n1);
-    for (; j + V <= m; j += V) forward_columns<T, 1>(w, ldw, x + j, ld, kb, Z + j, m, n1);
+    for (; j + 6 * V <= m; j += 6 * V) forward_column_tile<T, 6>(w, ldw, x + j, ld, kb, Z + j, m, n1);
+    for (; j + V <= m; j += V) forward_column_tile<T, 1>(w, ldw, x + j, ld, kb, Z + j, m, n1);
     for (; j < m; ++j)  // the last m % V columns
         for (index i = 0; i < n1; ++i) {
             T s = Z[i * m + j];
@@ -149,9 +149,11 @@ void forward_block(const T* w, index ldw, const T* x, index ld, index kb, T* Z, 
 // Rows of X per block: the block (kb x m) stays in L2 between the two passes.
 constexpr index block_rows = 64;
 
+}  // namespace
+
 template <class T>
-void units_kernel(const T* X, index ld, index m, index r0, index r1, const T* dZT, index n1, T learning_rate,
-                  const T* W, T* W_next, index ldw, T* Z_part) {
+void streamed_rows_units(const T* X, index ld, index m, index r0, index r1, const T* dZT, index n1,
+                         T learning_rate, const T* W, T* W_next, index ldw, T* Z_part) {
     constexpr int V = lanes<T>;
     const int CV = static_cast<int>((n1 + V - 1) / V);
     std::fill(Z_part, Z_part + n1 * m, T(0));
@@ -165,14 +167,6 @@ void units_kernel(const T* X, index ld, index m, index r0, index r1, const T* dZ
         }
         forward_block<T>(W_next + k0, ldw, X + k0 * ld, ld, k1 - k0, Z_part, m, n1);
     }
-}
-
-}  // namespace
-
-template <class T>
-void streamed_rows_units(const T* X, index ld, index m, index r0, index r1, const T* dZT, index n1,
-                         T learning_rate, const T* W, T* W_next, index ldw, T* Z_part) {
-    units_kernel<T>(X, ld, m, r0, r1, dZT, n1, learning_rate, W, W_next, ldw, Z_part);
 }
 
 #pragma GCC pop_options

@@ -143,8 +143,7 @@ class Network {
         if (gram || X.col_major || X.rows < 64 || X.rows * X.cols < (index(1) << 16) || n1 * X.cols > streamed_max_m)
             return false;
         if (n1 > 1 && (n1 > streamed_max_units || !streamed_units_supported())) return false;
-        const double first = 4.0 * double(n1) * double(X.rows) * double(X.cols);
-        return first >= streamed_min_share * iteration_flops(X, false);
+        return layer_flops(0, double(X.cols), false) >= streamed_min_share * iteration_flops(X, false);
     }
 
     // Train with layer 1 streamed from now on (allocates its buffers: call before train, never inside it).
@@ -157,18 +156,18 @@ class Network {
         if (n1 > 1) ws.dZT.assign(static_cast<std::size_t>(ws.m * streamed_units_padding<T>(n1)), T(0));
     }
 
-    // Flops of one training iteration on X: forward, dW and dA (no dA[0]), with layer 1 either a product with X
-    // or, in Gram space, its update dZ[1] G (gram.hpp).
+    // Flops of layer l (0-based) in one training iteration on m examples: forward, dW and dA (no dA[0]), with
+    // layer 1 either a product with X or, in Gram space, its update dZ[1] G (gram.hpp).
+    double layer_flops(index l, double m, bool gram) const {
+        const Layer<T>& layer = layers_[l];
+        const double product = 2.0 * double(layer.n) * double(layer.n_prev) * m;
+        if (l > 0) return 3.0 * product;
+        return gram ? 2.0 * double(layer.n) * m * m : 2.0 * product;
+    }
+
     double iteration_flops(Matrix<const T> X, bool gram) const {
-        const double m = double(X.cols);
         double flops = 0;
-        for (const auto& layer : layers_) {
-            const double product = 2.0 * double(layer.n) * double(layer.n_prev) * m;
-            if (&layer != &layers_.front())
-                flops += 3.0 * product;
-            else
-                flops += gram ? 2.0 * double(layer.n) * m * m : 2.0 * product;
-        }
+        for (index l = 0; l < L(); ++l) flops += layer_flops(l, double(X.cols), gram);
         return flops;
     }
 
