@@ -48,7 +48,7 @@ NN_KERNEL void activation_backward(Activation g, const T* dA, const T* Z, T* dZ,
         case Activation::sigmoid:
             // s (1 - s) = e / (1 + e)^2 with e = exp(-|z|): no cancellation in 1 - s when s is near 1.
             zip_map(dA, Z, dZ, count, [](T da, T z) {
-                T e = vm::exp(-std::fabs(z));
+                T e = vm::exp_neg(std::fabs(z));
                 T r = T(1) / (T(1) + e);
                 return da * (e * r * r);
             });

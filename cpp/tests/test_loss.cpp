@@ -60,6 +60,40 @@ TYPED_TEST(Loss, FromLogitsAtExtremes) {
     EXPECT_EQ(J, 2750.0);  // 13 * (1e4 + 1e4 + 1e3 + 1e3) / 104 exactly: every right label costs 0 here
 }
 
+// Each term of the cost and of dZ = sigmoid(Z) - Y through the range where e^-|z| is subnormal in T (formed
+// there without libmvec's slow path, vector_math.hpp): within a few ulps, or two of the smallest subnormal
+// steps, of long double; a dZ below the smallest normal number is 0 (flush_subnormal).
+TYPED_TEST(Loss, FromLogitsThroughTheSubnormals) {
+    using T = TypeParam;
+    const double edge = sizeof(T) == sizeof(float) ? 120 : 800;
+    const ld step = std::numeric_limits<T>::denorm_min();
+    std::vector<T> Z, Y;
+    for (int k = 0; k <= 2001; ++k)
+        for (double y : {0.0, 1.0}) {
+            Z.push_back(static_cast<T>(-edge + 2 * edge * k / 2001.0));
+            Y.push_back(static_cast<T>(y));
+        }
+    const index count = static_cast<index>(Z.size());
+    std::vector<T> dZ(count);
+    cross_entropy_backward_from_logits<T>(Z.data(), Y.data(), dZ.data(), count);
+    int flushed = 0;
+    for (index k = 0; k < count; ++k) {
+        const ld z = Z[k], e = std::exp(-std::fabs(z));
+        const ld term = logit_term(z, Y[k]), dref = (z >= 0 ? 1 / (1 + e) : e / (1 + e)) - (ld)Y[k];
+        const double J = cross_entropy_from_logits<T>(&Z[k], &Y[k], 1, 1);
+        EXPECT_LE(std::fabs(J - term), 4 * eps<T>() * term + 2 * step) << "z = " << Z[k] << " y = " << Y[k];
+        // (s - 1 for y = 1 carries the rounding of s, up to eps absolute: the formula's, not the kernel's)
+        const ld cancel = Y[k] == T(1) ? eps<T>() : 0, normal = std::numeric_limits<T>::min();
+        if (std::fabs(dref) < normal * (1 - 8 * eps<T>())) {  // a subnormal gradient is flushed to 0
+            EXPECT_EQ(dZ[k], T(0)) << "z = " << Z[k];
+            ++flushed;
+        } else if (std::fabs(dref) > normal * (1 + 8 * eps<T>())) {
+            EXPECT_LE(std::fabs(dZ[k] - dref), 4 * eps<T>() * std::fabs(dref) + cancel) << "z = " << Z[k];
+        }
+    }
+    EXPECT_GT(flushed, 20);  // the sweep does reach them
+}
+
 TYPED_TEST(Loss, FromLogitsRandom) {
     using T = TypeParam;
     for (index count : {1, 3, 7, 17, 1000}) {
