@@ -34,7 +34,7 @@ NN_KERNEL double cross_entropy(const T* AL, const T* Y, index count, index m) {
 template <class T>
 NN_KERNEL void cross_entropy_backward_from_logits(const T* ZL, const T* Y, T* dZ, index count) {
 #pragma omp simd
-    for (index k = 0; k < count; ++k) dZ[k] = vm::flush_subnormal(vm::sigmoid(ZL[k]) - Y[k]);
+    for (index k = 0; k < count; ++k) dZ[k] = vm::sigmoid_gradient(ZL[k], Y[k]);
 }
 
 template double cross_entropy_from_logits<double>(const double*, const double*, index, index);

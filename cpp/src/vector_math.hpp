@@ -114,11 +114,18 @@ inline T log1p_exp_neg(T a) {
     return from_bits<T>(l_bits ^ ((l_bits ^ e_bits) & subnormal));
 }
 
-// x, or 0 where |x| is below the smallest normal number (NaN stays). For dZ[L] = sigmoid(Z[L]) - Y: a confident
-// network's correct outputs give subnormal gradients (sigmoid(z) < 1.2e-38 in float from z = -87 on), and
-// every product with a subnormal takes a microcode assist: measured on a converged [2, 4, 1] relu network
-// in float32, an iteration took 5.8 instead of 2.2 us. Such a gradient cannot move a parameter (it is below
-// the rounding of any normal one), and the course's own formula, 1 / (1 + exp(-z)) - y, gives exactly 0 there.
+// e^-a, or 0 from a = 87 (double: 708) on, where it is within 1.5 times the smallest normal number or below
+// (a >= 0; NaN stays). Forming a subnormal costs microcode assists (see sigmoid_gradient) and libmvec's slow
+// path (which starts about there), so where the caller would flush such values they are not formed at all.
+template <class T>
+inline T exp_neg_normal(T a) {
+    using U = bits_t<T>;
+    constexpr T normal_limit = sizeof(T) == sizeof(float) ? T(87) : T(708);
+    const U zero = U(0) - static_cast<U>(to_bits(a) > to_bits(normal_limit));  // (NaN: exp(NaN) is NaN anyway)
+    return from_bits<T>(to_bits(exp(-clamp_magnitude(a, normal_limit))) & ~zero);
+}
+
+// x, or 0 where |x| is below the smallest normal number (NaN stays).
 template <class T>
 inline T flush_subnormal(T x) {
     using U = bits_t<T>;
@@ -131,12 +138,27 @@ inline T flush_subnormal(T x) {
 // The choice between the two is a select on bits by z's sign (-0 gives e * s = s), for the reason given at
 // clamp_magnitude: as z >= 0 ? s : e * s, AVX2 and baseline clones were left scalar.
 template <class T>
-inline T sigmoid(T z) {
+inline T sigmoid_from(T z, T e) {
     using U = bits_t<T>;
-    const T e = exp_neg(std::fabs(z));
     const T s = T(1) / (T(1) + e);
     const U negative = U(0) - (to_bits(z) >> (8 * sizeof(U) - 1)), s_bits = to_bits(s);
     return from_bits<T>(s_bits ^ ((s_bits ^ to_bits(e * s)) & negative));
+}
+
+template <class T>
+inline T sigmoid(T z) {
+    return sigmoid_from(z, exp_neg(std::fabs(z)));
+}
+
+// dZ[L] = sigmoid(z) - y, with 0 where sigmoid(z) or the difference is below about the smallest normal number
+// (exp_neg_normal, flush_subnormal). A confident network's correct outputs give such gradients (sigmoid(z) is
+// subnormal in float from z = -87.3 on), and every operation that takes or makes a subnormal costs a microcode
+// assist: measured on a converged [2, 4, 1] relu network in float32, an iteration took 5.8 us with them and
+// 1.2 us without. Such a gradient cannot move a parameter (it is below the rounding of any normal one), and
+// the course's own formula, 1 / (1 + exp(-z)) - y, gives exactly 0 there too.
+template <class T>
+inline T sigmoid_gradient(T z, T y) {
+    return flush_subnormal(sigmoid_from(z, exp_neg_normal(std::fabs(z))) - y);
 }
 }  // namespace nn::vm
 
