@@ -11,7 +11,7 @@ NN_KERNEL double cross_entropy_from_logits(const T* Z, const T* Y, index count, 
 #pragma omp simd reduction(+ : sum)
     for (index k = 0; k < count; ++k) {
         const T z = Z[k];
-        const T term = (z > T(0) ? z : T(0)) - Y[k] * z + vm::log1p_exp_neg(std::fabs(z));
+        const T term = (z > T(0) ? z : T(0)) - Y[k] * z + vm::log1p(vm::exp_neg(std::fabs(z)));
         sum += static_cast<double>(term);
     }
     return sum / static_cast<double>(m);
@@ -34,7 +34,7 @@ NN_KERNEL double cross_entropy(const T* AL, const T* Y, index count, index m) {
 template <class T>
 NN_KERNEL void cross_entropy_backward_from_logits(const T* ZL, const T* Y, T* dZ, index count) {
 #pragma omp simd
-    for (index k = 0; k < count; ++k) dZ[k] = vm::sigmoid_gradient(ZL[k], Y[k]);
+    for (index k = 0; k < count; ++k) dZ[k] = vm::sigmoid(ZL[k]) - Y[k];
 }
 
 template double cross_entropy_from_logits<double>(const double*, const double*, index, index);
