@@ -59,6 +59,30 @@ def test_tanh_saturates_to_exactly_one(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_is_exactly_0_or_1_where_exp_would_be_subnormal(dtype):
+    # e^-|z| is flushed to 0 from |z| = 87 (float32) / 708 (float64) on, where it is within 1.5 times the
+    # smallest normal number (vector_math.hpp: forming subnormals costs microcode assists every iteration);
+    # just inside that point sigmoid is still e^z to the dtype's precision
+    limit = 87.0 if dtype == np.float32 else 708.0
+    z = np.array([limit - 1, limit - 0.01, limit + 0.01, limit + 1, 2 * limit, 1e4])
+    Z = np.concatenate([-z, z])[None, :].astype(dtype)
+    A = F.activation_forward(Z, "sigmoid")
+    inside = np.abs(Z[0].astype(np.float64)) < limit
+    with np.errstate(over="ignore"):
+        exact = 1 / (1 + np.exp(-Z[0].astype(np.float64)))
+    np.testing.assert_allclose(A[0, inside], exact[inside], rtol=4 * np.finfo(dtype).eps)
+    assert np.all(A[0, inside & (Z[0] < 0)] >= np.finfo(dtype).tiny)  # never subnormal
+    np.testing.assert_array_equal(A[0, ~inside], (Z[0, ~inside] > 0).astype(dtype))
+    # the same through a network: its probabilities, and a fit whose outputs are that confident stays finite
+    net = nn.Network.from_params([(np.ones((1, 1)), np.zeros((1, 1)))], dtype=dtype)
+    P = net.predict_proba(Z.reshape(1, -1))
+    np.testing.assert_array_equal(P, A)
+    Y = (Z > 0).astype(dtype)
+    hist = net.fit(Z, Y, learning_rate=0.1, iterations=5, record_every=1)
+    assert np.all(np.isfinite(hist.costs)) and hist.costs[-1] < 1e-3, hist.costs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cost_of_saturated_but_correct_outputs_is_zero_not_nan(dtype):
     # AL exactly 0 or 1 where the label agrees: 0 log 0 must count as 0
     AL = np.array([[0.0, 1.0, 0.0, 1.0]], dtype=dtype)
