@@ -38,9 +38,6 @@ inline float log1p(float x) { return ::log1pf(x); }
 inline double expm1(double x) { return ::expm1(x); }
 inline float expm1(float x) { return ::expm1f(x); }
 
-// tanh through expm1, which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double here):
-// with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small z
-// (expm1 is accurate there), so the result is within a couple of ulps of tanh.
 // Floats as their bits, for selects that GCC cannot split (see clamp_magnitude).
 template <class T>
 using bits_t = std::conditional_t<sizeof(T) == sizeof(std::uint32_t), std::uint32_t, std::uint64_t>;
@@ -62,8 +59,9 @@ inline T from_bits(bits_t<T> u) {
 // min(a, cap) for a = |z| >= 0 (NaN stays NaN), on the bits: for non-negative floats the integer order is the
 // numeric order. Not a compare-and-select on floats, because GCC turns f(a > cap ? cap : a) into
 // a > cap ? f(cap) : f(a), folds f(cap), and then either calls the vector f on the unclamped a (AVX-512) or
-// gives up vectorising (AVX2, baseline): measured on planar float32 with noisy labels, tanh's expm1f was
-// 67% of the profile and an iteration took 6.2 instead of 1.7 us. An integer min is no branch to split.
+// gives up vectorising (AVX2, baseline): measured on planar float32 with noisy labels late in training,
+// tanh's expm1f was 67% of the profile and an iteration took 5.2-6.2 instead of 1.7 us. An integer min is no
+// branch to split.
 template <class T>
 inline T clamp_magnitude(T a, T cap) {
     using U = bits_t<T>;
@@ -79,8 +77,9 @@ inline T clamp_magnitude(T a, T cap) {
 // for z < -87 in float, and so dZ[L] = sigmoid(z) - y): measured on a converged [2, 4, 1] relu network in
 // float32, an iteration took 5.8 us with the subnormals and 1.2 us without. Such a gradient cannot move a
 // parameter (it is below the rounding of any normal one); flushing such values to zero is what the
-// deep-learning frameworks do on CPUs, and the course's formula 1 / (1 + exp(-z)) gives exactly 0 there too. The zeroing is an and on the bits, and
-// the argument is kept in range first, for the reason given at clamp_magnitude.
+// deep-learning frameworks do on CPUs, and the course's formula 1 / (1 + exp(-z)) gives exactly 0 there too.
+// The zeroing is an and on the bits, and the argument is kept in range first, for the reason given at
+// clamp_magnitude.
 template <class T>
 inline T exp_neg(T a) {
     using U = bits_t<T>;
@@ -89,6 +88,9 @@ inline T exp_neg(T a) {
     return from_bits<T>(to_bits(exp(-clamp_magnitude(a, limit))) & ~beyond);
 }
 
+// tanh through expm1, which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double here):
+// with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small z
+// (expm1 is accurate there), so the result is within a couple of ulps of tanh.
 // From |z| = 20 (float: 10) on, expm1(-2|z|) rounds to -1 and tanh|z| to 1, exactly; |z| is clamped there
 // because libmvec's vector expm1f takes a slow path below -87 and expm1 below -708 (6x and 4x slower per
 // element, measured), which a trained network's saturated tanh units hit on every iteration.
@@ -107,7 +109,6 @@ inline T sigmoid(T z) {
     const T e = exp_neg(std::fabs(z));
     return (z >= T(0) ? T(1) : e) / (T(1) + e);
 }
-
 }  // namespace nn::vm
 
 // Compile each kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time: the module stays
