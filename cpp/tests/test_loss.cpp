@@ -62,7 +62,8 @@ TYPED_TEST(Loss, FromLogitsAtExtremes) {
 
 // Each term of the cost and of dZ = sigmoid(Z) - Y out to where e^-|z| is subnormal in T: within a few ulps
 // of long double up to |z| = 87 (double: 708); from there e^-|z| counts as 0 (vector_math.hpp), which moves
-// a term by less than 1.5 times the smallest normal number and makes dZ exactly 0 or -1 for a right label.
+// a term by less than 1.5 times the smallest normal number and makes dZ exactly 0 for a right label and +-1
+// for a wrong one.
 TYPED_TEST(Loss, FromLogitsFlushWhereSubnormal) {
     using T = TypeParam;
     const double edge = sizeof(T) == sizeof(float) ? 120 : 800, flush_from = sizeof(T) == sizeof(float) ? 87 : 708;
