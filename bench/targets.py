@@ -1,0 +1,132 @@
+"""Issue 4's targets, judged on one run of bench/compare.py: each target, what the run measured, and whether
+it is met.
+
+    python bench/targets.py                          # reads bench/results/compare.json
+    python bench/targets.py path/to/compare.json
+
+Ratios are a peer's seconds per iteration over nn's, from the same run, as in compare.py's table. A target
+whose rows are missing from the run (a peer not installed, a workload not run) is "not measured".
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "compare.json"
+
+# "Multi-threaded never slower than single-threaded" is judged with this allowance: where both thread counts
+# run the same one-thread loop (tiny networks), they differ by run-to-run noise alone.
+THREAD_NOISE = 1.05
+
+
+def kind(impl):
+    """compare.py's implementation names, as the kinds the targets speak of."""
+    if impl.startswith("nn auto"):
+        return "auto"
+    return {"nn primal": "primal", "nn.reference": "reference", "torch": "torch", "sklearn": "sklearn"}.get(impl)
+
+
+class Run:
+    def __init__(self, data):
+        self.rows = {}
+        for r in data["rows"]:
+            if r.get("status") == "ok" and kind(r["impl"]):
+                self.rows[(r["workload"], kind(r["impl"]), r["dtype"], r["threads"])] = r
+        threads = [key[3] for key in self.rows]
+        self.default_threads = max(threads) if threads else 1
+
+    def row(self, workload, impl, dtype, threads=None):
+        return self.rows.get((workload, impl, dtype, self.default_threads if threads is None else threads))
+
+    def time(self, *key, **kw):
+        r = self.row(*key, **kw)
+        return None if r is None else r["seconds_per_iteration"]
+
+
+def ratio_target(run, name, workload, dtype, peer, path, at_least):
+    """peer's time / nn's time (nn on `path`: "auto" or "primal") >= at_least."""
+    peer_t, nn_t = run.time(workload, peer, dtype), run.time(workload, path, dtype)
+    if peer_t is None or nn_t is None:
+        return name, "-", None
+    value = peer_t / nn_t
+    return name, f"{value:.3g}x", value >= at_least
+
+
+def peak_target(run, name, workload, dtype, at_least):
+    r = run.row(workload, "auto", dtype)
+    if r is None or r.get("percent_of_peak") is None:
+        return name, "-", None
+    return name, f"{r['percent_of_peak']:.1f}%", r["percent_of_peak"] >= at_least
+
+
+def threads_target(run, workload, dtype):
+    name = f"{workload} {dtype}: nn on {run.default_threads} threads not slower than on 1"
+    multi, single = run.time(workload, "auto", dtype), run.time(workload, "auto", dtype, threads=1)
+    if multi is None or single is None or run.default_threads == 1:
+        return name, "-", None
+    return name, f"{multi / single:.3g} of the 1-thread time", multi <= THREAD_NOISE * single
+
+
+def memory_target(run, dtype):
+    name = f"wide {dtype}: resident memory fit adds < size of X"
+    r = run.row("wide", "auto", dtype)
+    if r is None or r.get("mem_added") is None:
+        return name, "-", None
+    added, x = r["mem_added"], r["x_bytes"]
+    return name, f"{added / 1e6:.1f} MB for {x / 1e6:.1f} MB ({added / x:.2f}x)", added < x
+
+
+def targets(run):
+    out = []
+    for w in ("logistic", "cat"):
+        out.append(ratio_target(run, f"{w} float64 auto >= 30x nn.reference", w, "float64", "reference", "auto", 30))
+        out.append(ratio_target(run, f"{w} float64 primal >= 2x nn.reference", w, "float64", "reference",
+                                "primal", 2))
+    out.append(ratio_target(run, "cat float64 primal >= 4x PyTorch", "cat", "float64", "torch", "primal", 4))
+    out.append(ratio_target(run, "cat float32 primal >= 1.5x PyTorch", "cat", "float32", "torch", "primal", 1.5))
+    for dtype in ("float64", "float32"):
+        for peer, label in (("reference", "nn.reference"), ("torch", "PyTorch")):
+            out.append(ratio_target(run, f"planar {dtype} >= 20x {label}", "planar", dtype, peer, "auto", 20))
+    for w, at_least in (("wide", 80), ("deep", 70)):
+        for dtype in ("float64", "float32"):
+            out.append(peak_target(run, f"{w} {dtype} >= {at_least}% of the matmul peak", w, dtype, at_least))
+    for w in ("logistic", "cat", "planar", "wide", "deep"):
+        for dtype in ("float64", "float32"):
+            out.append(ratio_target(run, f"{w} {dtype} >= 2x scikit-learn", w, dtype, "sklearn", "auto", 2))
+    for w in ("logistic", "cat", "planar", "wide", "deep"):
+        for dtype in ("float64", "float32"):
+            out.append(threads_target(run, w, dtype))
+    for dtype in ("float64", "float32"):
+        out.append(memory_target(run, dtype))
+    return out
+
+
+def report(data):
+    run = Run(data)
+    rows = targets(run)
+    meta = data.get("meta", {})
+    lines = [f"issue 4 targets, run of {meta.get('date', '?')} ({meta.get('command', '?')}); "
+             f"default threads: {run.default_threads}"]
+    width = max(len(name) for name, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows)
+    for name, value, ok in rows:
+        verdict = "not measured" if ok is None else "met" if ok else "MISSED"
+        lines.append(f"  {name:<{width}}  {value:>{value_width}}  {verdict}")
+    met = sum(ok is True for _, _, ok in rows)
+    missed = sum(ok is False for _, _, ok in rows)
+    lines.append(f"{met} met, {missed} missed, {len(rows) - met - missed} not measured")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="?", default=str(DEFAULT_JSON), help="compare.py's JSON output")
+    args = parser.parse_args(argv)
+    path = Path(args.json)
+    if not path.exists():
+        sys.exit(f"{path}: no such file; run python bench/compare.py first")
+    print(report(json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()

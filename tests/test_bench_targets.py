@@ -1,0 +1,69 @@
+"""bench/targets.py judges issue 4's targets from compare.py's JSON: checked on a made-up run whose numbers sit
+just on either side of each threshold."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("targets", Path(__file__).resolve().parents[1] / "bench" / "targets.py")
+targets = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(targets)
+
+
+def row(workload, impl, dtype, threads, seconds, **extra):
+    return dict(workload=workload, impl=impl, dtype=dtype, threads=threads, status="ok",
+                seconds_per_iteration=seconds, **extra)
+
+
+def verdicts(rows):
+    return {name: (value, ok) for name, value, ok in targets.targets(targets.Run({"rows": rows}))}
+
+
+def test_ratios_on_either_side_of_the_thresholds():
+    rows = [
+        row("cat", "nn auto->gram", "float64", 2, 1.0), row("cat", "nn primal", "float64", 2, 10.0),
+        row("cat", "nn.reference", "float64", 2, 30.0),   # auto 30x: met; primal 3x: met
+        row("cat", "torch", "float64", 2, 39.9),           # primal 3.99x PyTorch: missed
+        row("logistic", "nn auto->gram", "float64", 2, 1.0), row("logistic", "nn primal", "float64", 2, 10.0),
+        row("logistic", "nn.reference", "float64", 2, 29.9),  # 29.9x: missed; primal 2.99x: met
+        row("planar", "nn auto->primal", "float32", 2, 1.0), row("planar", "nn.reference", "float32", 2, 20.0),
+        row("planar", "sklearn", "float32", 2, 1.99),
+    ]
+    v = verdicts(rows)
+    assert v["cat float64 auto >= 30x nn.reference"] == ("30x", True)
+    assert v["cat float64 primal >= 2x nn.reference"][1] is True
+    assert v["cat float64 primal >= 4x PyTorch"] == ("3.99x", False)
+    assert v["logistic float64 auto >= 30x nn.reference"] == ("29.9x", False)
+    assert v["planar float32 >= 20x nn.reference"][1] is True
+    assert v["planar float32 >= 2x scikit-learn"] == ("1.99x", False)
+    # a peer that did not run is not measured, never met
+    assert v["planar float32 >= 20x PyTorch"] == ("-", None)
+    assert v["cat float32 primal >= 1.5x PyTorch"] == ("-", None)
+
+
+def test_peak_threads_and_memory():
+    rows = [
+        row("wide", "nn auto->primal", "float64", 2, 1.0, percent_of_peak=80.0, mem_added=99, x_bytes=100),
+        row("wide", "nn auto->primal", "float64", 1, 0.96),   # 2 threads 1.04x the 1-thread time: within noise
+        row("wide", "nn auto->primal", "float32", 2, 1.0, percent_of_peak=79.9, mem_added=100, x_bytes=100),
+        row("wide", "nn auto->primal", "float32", 1, 0.9),    # 2 threads 1.11x the 1-thread time: missed
+        row("deep", "nn auto->primal", "float64", 2, 1.0, percent_of_peak=70.0),
+    ]
+    v = verdicts(rows)
+    assert v["wide float64 >= 80% of the matmul peak"][1] is True
+    assert v["wide float32 >= 80% of the matmul peak"][1] is False
+    assert v["deep float64 >= 70% of the matmul peak"][1] is True
+    assert v["deep float32 >= 70% of the matmul peak"][1] is None
+    assert v["wide float64: nn on 2 threads not slower than on 1"][1] is True
+    assert v["wide float32: nn on 2 threads not slower than on 1"][1] is False
+    assert v["wide float64: resident memory fit adds < size of X"][1] is True
+    assert v["wide float32: resident memory fit adds < size of X"][1] is False
+
+
+def test_report_counts_and_missing_file(tmp_path):
+    text = targets.report({"rows": [row("cat", "nn auto->gram", "float64", 2, 1.0),
+                                    row("cat", "nn.reference", "float64", 2, 31.0)]})
+    assert "cat float64 auto >= 30x nn.reference" in text and "met" in text
+    assert text.splitlines()[-1].startswith("1 met, 0 missed,")
+    with pytest.raises(SystemExit, match="run python bench/compare.py first"):
+        targets.main([str(tmp_path / "none.json")])
