@@ -170,7 +170,8 @@ class Network:
         return self.history_
 
     def predict_proba(self, X) -> np.ndarray:
-        """A[L] = P(y = 1 | x), shape (1, m)."""
+        """A[L] = P(y = 1 | x), shape (1, m). Exactly 0 or 1 where |z[L]| > 87 in float32 (708 in float64):
+        there e^-|z| is below 1.5 times the dtype's smallest normal number and is taken as 0 (see the README)."""
         return self._core.predict_proba(check_X(X, self.layer_dims[0], self.dtype))
 
     def predict(self, X) -> np.ndarray:
