@@ -26,6 +26,8 @@ float log1pf(float);
 double expm1(double);
 #pragma omp declare simd notinbranch
 float expm1f(float);
+#pragma omp declare simd notinbranch
+float tanhf(float);
 }
 
 namespace nn::vm {
@@ -88,18 +90,22 @@ inline T exp_neg(T a) {
     return from_bits<T>(to_bits(exp(-clamp_magnitude(a, limit))) & ~beyond);
 }
 
-// tanh through expm1, which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double here):
-// with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small z
-// (expm1 is accurate there), so the result is within a couple of ulps of tanh.
-// From |z| = 20 (float: 10) on, expm1(-2|z|) rounds to -1 and tanh|z| to 1, exactly; |z| is clamped there
-// because libmvec's vector expm1f takes a slow path below -87 and expm1 below -708 (6x and 4x slower per
-// element, measured), which a trained network's saturated tanh units hit on every iteration.
-template <class T>
-inline T tanh(T z) {
-    constexpr T saturated = sizeof(T) == sizeof(float) ? T(10) : T(20);
-    const T t = expm1(T(-2) * clamp_magnitude(std::fabs(z), saturated));
-    return std::copysign(-t / (t + T(2)), z);
+// tanh in double through expm1, which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double
+// here): with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small
+// z (expm1 is accurate there), so the result is within a couple of ulps of tanh.
+// From |z| = 20 on, expm1(-2|z|) rounds to -1 and tanh|z| to 1, exactly; |z| is clamped there because
+// libmvec's vector expm1 takes a slow path below -708 (4x slower per element, measured), which a trained
+// network's saturated tanh units hit on every iteration.
+inline double tanh(double z) {
+    const double t = expm1(-2.0 * clamp_magnitude(std::fabs(z), 20.0));
+    return std::copysign(-t / (t + 2.0), z);
 }
+
+// In float, libmvec's own tanhf is the faster one: 0.25 against 0.40 ns per element with AVX-512, 0.59 against
+// 0.84 with AVX2 and 0.99 against 1.29 with SSE2 (the expm1f route, clamped and divided, measured on 1600
+// values in +-6 and in +-400: tanhf has no slow path for large |z|), and it is within 1.4 ulp of tanh over
+// 4M values spread over [2^-30, 64].
+inline float tanh(float z) { return ::tanhf(z); }
 
 // Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0 it is e / (1 + e). (Choosing the
 // numerator, rather than between 1 / (1 + e) and e / (1 + e) after the division, keeps the choice away from
