@@ -149,7 +149,8 @@ TYPED_TEST(Dense, BackwardWithNoExamplesGivesZeroGradients) {
 
 TYPED_TEST(Dense, RowSumsBothOrders) {
     using T = TypeParam;
-    for (auto [rows, cols] : {std::pair<index, index>{1, 1}, {1, 1000}, {1000, 1}, {3, 7}, {17, 5}, {9, 33}})
+    for (auto [rows, cols] : {std::pair<index, index>{1, 1}, {1, 1000}, {1000, 1}, {3, 7}, {17, 5}, {9, 33},
+                                                 {2, 15}, {2, 16}, {2, 63}, {2, 64}, {2, 65}, {3, 129}, {4, 400}})
         for (bool col_major : {false, true})
             for (index pad : {index(0), index(3)}) {
                 SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + " " + order_name(col_major, pad));
@@ -166,6 +167,26 @@ TYPED_TEST(Dense, RowSumsBothOrders) {
                 row_sums<T>(M.view, scale, db.data());
                 EXPECT_TRUE(close(db, ref, rtol<T>(), tol));
             }
+}
+
+TYPED_TEST(Dense, AllFiniteFindsEveryNonFinite) {
+    using T = TypeParam;
+    using lim = std::numeric_limits<T>;
+    for (index count : {1, 2, 15, 16, 17, 33, 64, 65, 400}) {
+        // the extremes of the finite numbers are finite
+        std::vector<T> x(count, lim::max());
+        x[0] = -lim::max();
+        x[count - 1] = lim::denorm_min();
+        if (count > 2) x[1] = T(-0.0);
+        EXPECT_TRUE(all_finite<T>(x.data(), count)) << count;
+        for (T bad : {lim::quiet_NaN(), lim::infinity(), -lim::infinity()})
+            for (index at = 0; at < count; ++at) {  // at every position, the tail's included
+                std::vector<T> y(count, T(1));
+                y[at] = bad;
+                EXPECT_FALSE(all_finite<T>(y.data(), count)) << count << " " << at << " " << bad;
+            }
+    }
+    EXPECT_TRUE(all_finite<T>(nullptr, 0));
 }
 
 }  // namespace
