@@ -44,13 +44,14 @@ def test_saturated_activations_are_finite(dtype, name):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tanh_saturates_to_exactly_one(dtype):
-    # tanh rounds to +-1 from |z| ~ 9 (float32) and ~ 19 (float64) on; the core clamps its expm1 argument at
-    # |z| = 10 (float32) / 20 (float64), so values on both sides of that point must be exactly NumPy's
+    # tanh rounds to +-1 from |z| ~ 9 (float32) and ~ 19 (float64) on; in float64 the core clamps its expm1
+    # argument at |z| = 20 (float32 calls libmvec's tanhf), so values on both sides of that point, and of
+    # |z| = 10 in float32, must be exactly NumPy's
     z = np.concatenate([np.linspace(8.5, 11.5, 61), np.linspace(18.5, 21.5, 61), [40.0, 100.0, 1e4, 1e30]])
     Z = np.concatenate([z, -z])[None, :].astype(dtype)
     A = F.activation_forward(Z, "tanh")
     expected = np.tanh(Z.astype(np.float64))
-    # within the few ulps of the expm1 formula (vector_math.hpp) below the clamp ...
+    # within a few ulps below the clamp (the expm1 formula or tanhf, vector_math.hpp) ...
     assert np.max(np.abs(A - expected)) <= 4 * np.finfo(dtype).eps / 2, np.max(np.abs(A - expected))
     # ... and exactly +-1 from it on, as tanh rounded to the dtype is
     saturated = np.abs(Z[0]) >= (10 if dtype == np.float32 else 20)

@@ -174,7 +174,8 @@ TYPED_TEST(Activations, LargeMagnitudeIsFiniteAndSaturates) {
     }
 }
 
-// tanh clamps its expm1 argument where tanh is +-1 (vector_math.hpp); infinities and NaN still come out right.
+// tanh in double clamps its expm1 argument where tanh is +-1 (vector_math.hpp; float calls libmvec's tanhf);
+// infinities and NaN still come out right.
 TYPED_TEST(Activations, TanhOfInfinityAndNaN) {
     using T = TypeParam;
     const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
