@@ -2,10 +2,12 @@
 // The only file that knows BLAS: a typed gemm over Matrix views (OpenBLAS from scipy-openblas32,
 // whose symbols carry the scipy_ prefix).
 #include <cblas.h>
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
 #include "nn/matrix.hpp"
+#include "nn/short_products.hpp"
 #include "nn/vector_ops.hpp"
 
 namespace nn::blas {
@@ -97,6 +99,10 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols)
         throw std::invalid_argument("gemm: inconsistent shapes");
     if (C.rows == 0 || C.cols == 0) return;
+    if (!B.col_major && !C.col_major && A.cols >= 1 && short_k_pays(C.rows, C.cols, A.cols)) {
+        gemm_short_k<T>(alpha, A, B, beta, C);
+        return;
+    }
     // A product with one row or one column is a matrix-vector product, which gemm kernels do poorly
     // (logistic regression's W X, the output layer): C^T = B^T A^T turns a row into a column.
     if (C.rows == 1 && C.cols > 1 && A.cols > 0) {
@@ -105,8 +111,12 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     }
     if (C.cols == 1 && A.cols > 0) {
         const blasint incy = column_stride(C);
-        if (beta == T(0))  // beta = 0 must ignore what C held (even NaN), as for gemm
-            for (index i = 0; i < C.rows; ++i) C.data[i * incy] = T(0);
+        if (beta == T(0)) {  // beta = 0 must ignore what C held (even NaN), as for gemm
+            if (incy == 1)
+                std::fill_n(C.data, C.rows, T(0));
+            else
+                for (index i = 0; i < C.rows; ++i) C.data[i * incy] = T(0);
+        }
         // A row-major is (M x K) as stored; A column-major is stored as its (K x M) transpose
         gemv_raw(A.col_major ? CblasTrans : CblasNoTrans, static_cast<blasint>(A.col_major ? A.cols : A.rows),
                  static_cast<blasint>(A.col_major ? A.rows : A.cols), alpha, A.data, static_cast<blasint>(A.ld),

@@ -1,0 +1,73 @@
+// short_products.hpp: gemm_short_k against a naive sum in long double, for every K it takes, rows of one to
+// eight, row lengths around the vector widths, A in either order, padded B and C, alpha and beta; and
+// blas::gemm's choice of it (short_k_pays) on the shapes the narrow networks use.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "naive.hpp"
+#include "nn/blas.hpp"
+#include "nn/short_products.hpp"
+
+namespace nn::test {
+namespace {
+
+template <class T>
+class ShortProducts : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ShortProducts, Types);
+
+TYPED_TEST(ShortProducts, MatchNaive) {
+    using T = TypeParam;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    std::uint32_t seed = 7;
+    for (index K = 1; K <= short_k_max; ++K)
+        for (index M : {1, 2, 3, 8})
+            for (index N : {1, 5, 16, 17, 64, 101})
+                for (bool a_f : {false, true})
+                    for (auto [alpha, beta] : {std::pair<T, T>{T(1), T(0)}, {T(0.5), T(0)}, {T(1), T(1.5)}}) {
+                        const index pad = (N % 2) ? 3 : 0;
+                        SCOPED_TRACE("K " + std::to_string(K) + " M " + std::to_string(M) + " N " +
+                                     std::to_string(N) + (a_f ? " A col-major" : " A row-major") + " alpha " +
+                                     std::to_string(alpha) + " beta " + std::to_string(beta));
+                        Owned<T> A(M, K, a_f, 0, ++seed), B(K, N, false, pad, ++seed);
+                        Owned<T> C(M, N, false, pad, ++seed);
+                        if (beta == T(0))  // beta = 0 must not read C: NaN there must not come through
+                            for (index i = 0; i < M; ++i)
+                                for (index j = 0; j < N; ++j) C.view(i, j) = nan;
+                        std::vector<ld> ref(M * N), tol(M * N);
+                        for (index i = 0; i < M; ++i)
+                            for (index j = 0; j < N; ++j) {
+                                ld s = 0, mag = 0;
+                                for (index k = 0; k < K; ++k) {
+                                    s += A.at(i, k) * B.at(k, j);
+                                    mag += std::fabs(A.at(i, k) * B.at(k, j));
+                                }
+                                const ld c = beta == T(0) ? 0.0L : beta * C.at(i, j);
+                                ref[i * N + j] = alpha * s + c;
+                                tol[i * N + j] = rtol<T>() * (alpha * mag + std::fabs(c));
+                            }
+                        gemm_short_k<T>(alpha, A.view, B.view, beta, C.view);
+                        EXPECT_TRUE(close(rows_of<T>(C.view), ref, rtol<T>(), tol));
+                        for (index i = 0; i < M; ++i)  // the padding of C is left alone (it holds NaN)
+                            for (index j = N; j < N + pad; ++j) EXPECT_TRUE(std::isnan(C.storage[i * (N + pad) + j]));
+                    }
+}
+
+TEST(ShortProducts, TakenWhereTheyPay) {
+    // planar's [2, 4, 1] on 400 examples: W[1] X, W[2] A[1] and W[2]^T dZ[2]
+    EXPECT_TRUE(short_k_pays(4, 400, 2));
+    EXPECT_TRUE(short_k_pays(1, 400, 4));
+    EXPECT_TRUE(short_k_pays(4, 400, 1));
+    // several rows over a longer K, or a big product: OpenBLAS
+    EXPECT_FALSE(short_k_pays(7, 209, 5));
+    EXPECT_FALSE(short_k_pays(2, 4096, 8));
+    EXPECT_FALSE(short_k_pays(1, 400, short_k_max + 1));
+    EXPECT_FALSE(short_k_pays(512, 8192, 1));
+}
+
+}  // namespace
+}  // namespace nn::test
