@@ -1,6 +1,7 @@
 // Kernels of short_products.hpp.
 #include "nn/short_products.hpp"
 
+#include <cstring>
 #include <utility>
 
 #include "vector_math.hpp"
@@ -33,8 +34,8 @@ template <int K, class T>
 }
 
 template <class T, int... Ks>
-[[gnu::always_inline]] inline void short_rows(Matrix<const T> A, T alpha, Matrix<const T> B, T beta, Matrix<T> C,
-                       std::integer_sequence<int, Ks...>) {
+[[gnu::always_inline]] inline void short_rows(Matrix<const T> A, T alpha, Matrix<const T> B, T beta,
+                                              Matrix<T> C, std::integer_sequence<int, Ks...>) {
     for (index i = 0; i < C.rows; ++i) {
         T a[short_k_max];  // row i of alpha A (alpha is 1 in the training loop, where this is exact)
         for (index k = 0; k < A.cols; ++k) a[k] = alpha * A(i, k);
@@ -44,13 +45,66 @@ template <class T, int... Ks>
     }
 }
 
+// The M x N dot products of rows of A with columns of B (both contiguous along K) for M and N known at compile
+// time: one pass along K with an accumulator vector per element of C (register blocking: each 64-byte piece of a
+// row of A or a column of B is loaded once for all the products it takes part in).
+template <int M, int N, class T>
+[[gnu::always_inline]] inline void short_dots(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
+    typedef T vec __attribute__((vector_size(64)));
+    constexpr index w = 64 / sizeof(T);
+    const index K = A.cols;
+    vec acc[M][N] = {};
+    index k = 0;
+    for (; k + w <= K; k += w) {
+        vec a[M], b[N];
+        // unrolled, so that the accumulators live in registers (-O2 would keep these loops, and them on the stack)
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) std::memcpy(&a[i], A.data + i * A.ld + k, sizeof(vec));
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j) std::memcpy(&b[j], B.data + j * B.ld + k, sizeof(vec));
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+            for (int j = 0; j < N; ++j) acc[i][j] += a[i] * b[j];
+    }
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+            T s = vm::lane_sum<T, 64>(acc[i][j]);
+            for (index t = k; t < K; ++t) s += A.data[i * A.ld + t] * B.data[j * B.ld + t];
+            C(i, j) = beta == T(0) ? alpha * s : alpha * s + beta * C(i, j);
+        }
+}
+
+// short_dots for C's shape, MN encoding M = MN / 8 + 1 and N = MN % 8 + 1 (only shapes with M N <= short_mn_max
+// are instantiated). A function, not a lambda: GCC outlines a lambda for baseline x86-64, as any helper it does
+// not inline.
+template <int MN, class T>
+[[gnu::always_inline]] inline void short_dots_shape(T alpha, Matrix<const T> A, Matrix<const T> B, T beta,
+                                                    Matrix<T> C) {
+    constexpr int M = MN / 8 + 1, N = MN % 8 + 1;
+    if constexpr (M * N <= short_mn_max) short_dots<M, N>(alpha, A, B, beta, C);
+}
+
+template <class T, int... MNs>
+[[gnu::always_inline]] inline void short_dots_for(T alpha, Matrix<const T> A, Matrix<const T> B, T beta,
+                                                  Matrix<T> C, std::integer_sequence<int, MNs...>) {
+    ((C.rows == MNs / 8 + 1 && C.cols == MNs % 8 + 1 ? short_dots_shape<MNs>(alpha, A, B, beta, C) : void()), ...);
+}
+
 }  // namespace
+
+template <class T>
+NN_KERNEL void gemm_short_mn(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
+    short_dots_for<T>(alpha, A, B, beta, C, std::make_integer_sequence<int, 64>{});
+}
 
 template <class T>
 NN_KERNEL void gemm_short_k(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     short_rows<T>(A, alpha, B, beta, C, std::make_integer_sequence<int, short_k_max>{});
 }
 
+template void gemm_short_mn<double>(double, Matrix<const double>, Matrix<const double>, double, Matrix<double>);
+template void gemm_short_mn<float>(float, Matrix<const float>, Matrix<const float>, float, Matrix<float>);
 template void gemm_short_k<double>(double, Matrix<const double>, Matrix<const double>, double, Matrix<double>);
 template void gemm_short_k<float>(float, Matrix<const float>, Matrix<const float>, float, Matrix<float>);
 

@@ -9,26 +9,11 @@ namespace nn {
 
 namespace {
 
-// The sum of a vector's lanes as a tree of halves (the upper half added to the lower, until one lane is left):
-// log2(lanes) steps, not a chain of one addition per lane. (These helpers are always inlined, so that each
-// clone of row_sums gets them compiled for its own target; an outlined copy would be baseline x86-64.)
-template <class T, int bytes>
-[[gnu::always_inline]] inline T halves(T __attribute__((vector_size(bytes))) v) {
-    if constexpr (bytes == sizeof(T)) {
-        return v[0];
-    } else {
-        typedef T half __attribute__((vector_size(bytes / 2)));
-        half lo, hi;
-        std::memcpy(&lo, &v, sizeof lo);
-        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-        return halves<T, bytes / 2>(lo + hi);
-    }
-}
-
 // Partial sums in four 64-byte vectors: independent additions that keep the adders busy, where a reduction
 // clause gave one vector accumulator and so one chain of additions (row_sums of 4 x 400: 39 against 64 ns in
 // float, 72 against 97 in double). GCC vectors of a fixed width, so the order of the additions, and with it
-// every bit of the result, is the same for every clone (baseline, AVX2, AVX-512).
+// every bit of the result, is the same for every clone (baseline, AVX2, AVX-512). Always inlined, as
+// vm::lane_sum.
 template <class T>
 [[gnu::always_inline]] inline T sum(const T* x, index count) {
     typedef T vec __attribute__((vector_size(64)));
@@ -54,7 +39,7 @@ template <class T>
     s0 = (s0 + s1) + (s2 + s3);
     T tail = T(0);
     for (; j < count; ++j) tail += x[j];
-    return halves<T, 64>(s0) + tail;
+    return vm::lane_sum<T, 64>(s0) + tail;
 }
 
 }  // namespace

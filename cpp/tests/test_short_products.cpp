@@ -1,6 +1,7 @@
 // short_products.hpp: gemm_short_k against a naive sum in long double, for every K it takes, rows of one to
-// eight, row lengths around the vector widths, A in either order, padded B and C, alpha and beta; and
-// blas::gemm's choice of it (short_k_pays) on the shapes the narrow networks use.
+// eight, row lengths around the vector widths, A in either order, padded B and C, alpha and beta; gemm_short_mn
+// likewise for every shape of C it takes and K around the vector widths; and blas::gemm's choice of them
+// (short_k_pays, short_mn_pays) on the shapes the narrow networks use.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -57,6 +58,41 @@ TYPED_TEST(ShortProducts, MatchNaive) {
                     }
 }
 
+TYPED_TEST(ShortProducts, DotsMatchNaive) {
+    using T = TypeParam;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    std::uint32_t seed = 70;
+    for (index M = 1; M <= short_mn_max; ++M)
+        for (index N = 1; M * N <= short_mn_max; ++N)
+            for (index K : {1, 7, 15, 16, 17, 64, 100, 401})
+                for (bool c_f : {false, true})
+                    for (auto [alpha, beta] : {std::pair<T, T>{T(1), T(0)}, {T(0.25), T(0)}, {T(1), T(-2)}}) {
+                        const index pad = (K % 2) ? 5 : 0;
+                        SCOPED_TRACE("M " + std::to_string(M) + " N " + std::to_string(N) + " K " +
+                                     std::to_string(K) + (c_f ? " C col-major" : " C row-major") + " alpha " +
+                                     std::to_string(alpha) + " beta " + std::to_string(beta));
+                        Owned<T> A(M, K, false, pad, ++seed), B(K, N, true, pad, ++seed);
+                        Owned<T> C(M, N, c_f, 0, ++seed);
+                        if (beta == T(0))
+                            for (index i = 0; i < M; ++i)
+                                for (index j = 0; j < N; ++j) C.view(i, j) = nan;
+                        std::vector<ld> ref(M * N), tol(M * N);
+                        for (index i = 0; i < M; ++i)
+                            for (index j = 0; j < N; ++j) {
+                                ld s = 0, mag = 0;
+                                for (index k = 0; k < K; ++k) {
+                                    s += A.at(i, k) * B.at(k, j);
+                                    mag += std::fabs(A.at(i, k) * B.at(k, j));
+                                }
+                                const ld c = beta == T(0) ? 0.0L : beta * C.at(i, j);
+                                ref[i * N + j] = alpha * s + c;
+                                tol[i * N + j] = rtol<T>() * (alpha * mag + std::fabs(c));
+                            }
+                        gemm_short_mn<T>(alpha, A.view, B.view, beta, C.view);
+                        EXPECT_TRUE(close(rows_of<T>(C.view), ref, rtol<T>(), tol));
+                    }
+}
+
 TEST(ShortProducts, TakenWhereTheyPay) {
     // planar's [2, 4, 1] on 400 examples: W[1] X, W[2] A[1] and W[2]^T dZ[2]
     EXPECT_TRUE(short_k_pays(4, 400, 2));
@@ -67,6 +103,12 @@ TEST(ShortProducts, TakenWhereTheyPay) {
     EXPECT_FALSE(short_k_pays(2, 4096, 8));
     EXPECT_FALSE(short_k_pays(1, 400, short_k_max + 1));
     EXPECT_FALSE(short_k_pays(512, 8192, 1));
+    // planar's dW[2] (1 x 4 over 400 examples) is a matrix-vector product; its dW[1] (4 x 2) is not
+    EXPECT_TRUE(short_mn_pays(1, 4, 400));
+    EXPECT_TRUE(short_mn_pays(8, 1, 2048));
+    EXPECT_FALSE(short_mn_pays(4, 2, 400));
+    EXPECT_FALSE(short_mn_pays(1, short_mn_max + 1, 400));
+    EXPECT_FALSE(short_mn_pays(1, 4, 1 << 16));
 }
 
 }  // namespace

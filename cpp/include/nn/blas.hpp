@@ -103,6 +103,10 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
         gemm_short_k<T>(alpha, A, B, beta, C);
         return;
     }
+    if (!A.col_major && B.col_major && A.cols >= 1 && short_mn_pays(C.rows, C.cols, A.cols)) {
+        gemm_short_mn<T>(alpha, A, B, beta, C);
+        return;
+    }
     // A product with one row or one column is a matrix-vector product, which gemm kernels do poorly
     // (logistic regression's W X, the output layer): C^T = B^T A^T turns a row into a column.
     if (C.rows == 1 && C.cols > 1 && A.cols > 0) {
