@@ -27,9 +27,11 @@ void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
     acts.back() = Activation::sigmoid;
     Network<T> net(c.dims, acts);
     std::uint32_t seed = 10;
-    for (auto& layer : net.layers())  // xavier-like scale, so that many iterations stay well behaved
-        layer.W = random_vector<T>(layer.W.size(), -1.7 / std::sqrt(double(layer.n_prev)),
-                                   1.7 / std::sqrt(double(layer.n_prev)), ++seed);
+    for (auto& layer : net.layers()) {  // xavier-like scale, so that many iterations stay well behaved
+        const auto W = random_vector<T>(layer.W.size(), -1.7 / std::sqrt(double(layer.n_prev)),
+                                        1.7 / std::sqrt(double(layer.n_prev)), ++seed);
+        layer.W.assign(W.begin(), W.end());
+    }
     const index m = c.m;
     auto X = random_vector<T>(c.dims[0] * m, 0, 1, 20);
     auto Y = random_labels<T>(c.dims.back() * m, 21);

@@ -10,9 +10,9 @@
 // the only rounding that accumulates is that of the running sum S, exactly as W1 accumulates its updates
 // on the ordinary path.
 #include <algorithm>
-#include <vector>
 
 #include "nn/blas.hpp"
+#include "nn/buffer.hpp"
 #include "nn/matrix.hpp"
 #include "nn/vector_ops.hpp"
 
@@ -23,11 +23,11 @@ struct GramFirstLayer {
     bool active = false;
     index n1 = 0, n_x = 0, m = 0;
     T step = 0;              // learning_rate / m, fixed for the fit
-    std::vector<T> G;        // X^T X            (m x m)
-    std::vector<T> L0;       // W1_0 X           (n1 x m)
-    std::vector<T> S;        // sum of dZ1       (n1 x m)
-    std::vector<T> S_prev;   // S before the last accumulate, for undo()
-    std::vector<T> W0;       // W1 at the start  (n1 x n_x)
+    Buffer<T> G;             // X^T X            (m x m)
+    Buffer<T> L0;            // W1_0 X           (n1 x m)
+    Buffer<T> S;             // sum of dZ1       (n1 x m)
+    Buffer<T> S_prev;        // S before the last accumulate, for undo()
+    Buffer<T> W0;            // W1 at the start  (n1 x n_x)
 
     // Allocates and forms G and L0 from the current W1. Called once per fit, before the first iteration.
     void begin(Matrix<const T> X, Matrix<const T> W1, T learning_rate) {

@@ -14,6 +14,7 @@
 
 #include "nn/activations.hpp"
 #include "nn/blas.hpp"
+#include "nn/buffer.hpp"
 #include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
@@ -27,8 +28,8 @@ template <class T>
 struct Layer {
     index n, n_prev;
     Activation g;
-    std::vector<T> W, b;    // (n, n_prev) row-major, (n, 1)
-    std::vector<T> dW, db;  // gradients of the last backward pass, same shapes
+    Buffer<T> W, b;    // (n, n_prev) row-major, (n, 1)
+    Buffer<T> dW, db;  // gradients of the last backward pass, same shapes
 
     Matrix<T> W_mat() { return {W.data(), n, n_prev}; }
     Matrix<const T> W_mat() const { return {W.data(), n, n_prev}; }
@@ -68,14 +69,14 @@ struct Workspace {
     index m = 0;
     int slices = 1;                 // threads the examples are split across in train (see parallel.hpp)
     index block = 0;                // columns of dA formed at a time
-    std::vector<std::vector<T>> A;  // A[l-1] is A[l], (n[l] x m), for l = 1..L
-    std::vector<T> dA;              // one (max n[l-1] x block) buffer per slice
+    std::vector<Buffer<T>> A;       // A[l-1] is A[l], (n[l] x m), for l = 1..L
+    Buffer<T> dA;                   // one (max n[l-1] x block) buffer per slice
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
     bool forward_ready = false;     // A holds the forward pass of the current parameters
     bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
     bool Z1_ready = false;          // ... which has left the new W[1] X in A[1] for forward
-    std::vector<T> Z1_parts;        // (threads x n[1] x m): each thread's part of W[1] X
-    std::vector<T> dZT;             // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
+    Buffer<T> Z1_parts;             // (threads x n[1] x m): each thread's part of W[1] X
+    Buffer<T> dZT;                  // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
     bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
 };
 
