@@ -93,6 +93,12 @@ template <class T, int... MNs>
 
 }  // namespace
 
+bool short_products_supported() {
+    static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return avx512;
+}
+
 template <class T>
 NN_KERNEL void gemm_short_mn(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     short_dots_for<T>(alpha, A, B, beta, C, std::make_integer_sequence<int, 64>{});

@@ -99,11 +99,14 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols)
         throw std::invalid_argument("gemm: inconsistent shapes");
     if (C.rows == 0 || C.cols == 0) return;
-    if (!B.col_major && !C.col_major && A.cols >= 1 && short_k_pays(C.rows, C.cols, A.cols)) {
+    // Tiny products with a short K or a short output, on CPUs where nn's own kernels beat OpenBLAS's entry costs
+    if (!B.col_major && !C.col_major && A.cols >= 1 && short_k_pays(C.rows, C.cols, A.cols) &&
+        short_products_supported()) {
         gemm_short_k<T>(alpha, A, B, beta, C);
         return;
     }
-    if (!A.col_major && B.col_major && A.cols >= 1 && short_mn_pays(C.rows, C.cols, A.cols)) {
+    if (!A.col_major && B.col_major && A.cols >= 1 && short_mn_pays(C.rows, C.cols, A.cols) &&
+        short_products_supported()) {
         gemm_short_mn<T>(alpha, A, B, beta, C);
         return;
     }

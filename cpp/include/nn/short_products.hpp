@@ -9,6 +9,12 @@ namespace nn {
 
 inline constexpr int short_k_max = 8;
 
+// Whether this CPU has AVX-512, where the kernels below were measured faster than OpenBLAS on the shapes that
+// short_k_pays and short_mn_pays allow. Built for AVX2 only (measured on the same machine) they were slower on
+// several of them (4 x 400 x 2: 233 against 173 ns in float64; the dot products, whose 64-byte vectors GCC
+// splits poorly for AVX2, 4-8 times slower), so elsewhere OpenBLAS does every product.
+bool short_products_supported();
+
 // Whether C (M x N) = A (M x K) B is faster here than through OpenBLAS. Measured per call at one thread against
 // OpenBLAS's gemm (float64 / float32): faster for outer products (K = 1: 4 x 400 in 147 against 176 ns,
 // 256 x 256 in 11.5 against 15.6 us) and for products of a row or two with a short K (1 x 400 x 4: 75 against
