@@ -21,9 +21,35 @@ class ShortProducts : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(ShortProducts, Types);
 
+// alpha A B + beta C in long double, with the usual bound (rtol per term of sum |a b|, and of |beta c|), row by
+// row. With beta = 0 it fills C with NaN first: the product must not read C then, so NaN must not come through.
+struct Expected {
+    std::vector<ld> ref, tol;
+};
+
+template <class T>
+Expected expected(T alpha, const Owned<T>& A, const Owned<T>& B, T beta, Owned<T>& C) {
+    const index M = A.view.rows, K = A.view.cols, N = B.view.cols;
+    if (beta == T(0))
+        for (index i = 0; i < M; ++i)
+            for (index j = 0; j < N; ++j) C.view(i, j) = std::numeric_limits<T>::quiet_NaN();
+    Expected e{std::vector<ld>(M * N), std::vector<ld>(M * N)};
+    for (index i = 0; i < M; ++i)
+        for (index j = 0; j < N; ++j) {
+            ld s = 0, mag = 0;
+            for (index k = 0; k < K; ++k) {
+                s += A.at(i, k) * B.at(k, j);
+                mag += std::fabs(A.at(i, k) * B.at(k, j));
+            }
+            const ld c = beta == T(0) ? 0.0L : beta * C.at(i, j);
+            e.ref[i * N + j] = alpha * s + c;
+            e.tol[i * N + j] = rtol<T>() * (alpha * mag + std::fabs(c));
+        }
+    return e;
+}
+
 TYPED_TEST(ShortProducts, MatchNaive) {
     using T = TypeParam;
-    const T nan = std::numeric_limits<T>::quiet_NaN();
     std::uint32_t seed = 7;
     for (index K = 1; K <= short_k_max; ++K)
         for (index M : {1, 2, 3, 8})
@@ -36,23 +62,9 @@ TYPED_TEST(ShortProducts, MatchNaive) {
                                      std::to_string(alpha) + " beta " + std::to_string(beta));
                         Owned<T> A(M, K, a_f, 0, ++seed), B(K, N, false, pad, ++seed);
                         Owned<T> C(M, N, false, pad, ++seed);
-                        if (beta == T(0))  // beta = 0 must not read C: NaN there must not come through
-                            for (index i = 0; i < M; ++i)
-                                for (index j = 0; j < N; ++j) C.view(i, j) = nan;
-                        std::vector<ld> ref(M * N), tol(M * N);
-                        for (index i = 0; i < M; ++i)
-                            for (index j = 0; j < N; ++j) {
-                                ld s = 0, mag = 0;
-                                for (index k = 0; k < K; ++k) {
-                                    s += A.at(i, k) * B.at(k, j);
-                                    mag += std::fabs(A.at(i, k) * B.at(k, j));
-                                }
-                                const ld c = beta == T(0) ? 0.0L : beta * C.at(i, j);
-                                ref[i * N + j] = alpha * s + c;
-                                tol[i * N + j] = rtol<T>() * (alpha * mag + std::fabs(c));
-                            }
+                        const Expected e = expected(alpha, A, B, beta, C);
                         gemm_short_k<T>(alpha, A.view, B.view, beta, C.view);
-                        EXPECT_TRUE(close(rows_of<T>(C.view), ref, rtol<T>(), tol));
+                        EXPECT_TRUE(close(rows_of<T>(C.view), e.ref, rtol<T>(), e.tol));
                         for (index i = 0; i < M; ++i)  // the padding of C is left alone (it holds NaN)
                             for (index j = N; j < N + pad; ++j) EXPECT_TRUE(std::isnan(C.storage[i * (N + pad) + j]));
                     }
@@ -60,7 +72,6 @@ TYPED_TEST(ShortProducts, MatchNaive) {
 
 TYPED_TEST(ShortProducts, DotsMatchNaive) {
     using T = TypeParam;
-    const T nan = std::numeric_limits<T>::quiet_NaN();
     std::uint32_t seed = 70;
     for (index M = 1; M <= short_mn_max; ++M)
         for (index N = 1; M * N <= short_mn_max; ++N)
@@ -73,23 +84,9 @@ TYPED_TEST(ShortProducts, DotsMatchNaive) {
                                      std::to_string(alpha) + " beta " + std::to_string(beta));
                         Owned<T> A(M, K, false, pad, ++seed), B(K, N, true, pad, ++seed);
                         Owned<T> C(M, N, c_f, 0, ++seed);
-                        if (beta == T(0))
-                            for (index i = 0; i < M; ++i)
-                                for (index j = 0; j < N; ++j) C.view(i, j) = nan;
-                        std::vector<ld> ref(M * N), tol(M * N);
-                        for (index i = 0; i < M; ++i)
-                            for (index j = 0; j < N; ++j) {
-                                ld s = 0, mag = 0;
-                                for (index k = 0; k < K; ++k) {
-                                    s += A.at(i, k) * B.at(k, j);
-                                    mag += std::fabs(A.at(i, k) * B.at(k, j));
-                                }
-                                const ld c = beta == T(0) ? 0.0L : beta * C.at(i, j);
-                                ref[i * N + j] = alpha * s + c;
-                                tol[i * N + j] = rtol<T>() * (alpha * mag + std::fabs(c));
-                            }
+                        const Expected e = expected(alpha, A, B, beta, C);
                         gemm_short_mn<T>(alpha, A.view, B.view, beta, C.view);
-                        EXPECT_TRUE(close(rows_of<T>(C.view), ref, rtol<T>(), tol));
+                        EXPECT_TRUE(close(rows_of<T>(C.view), e.ref, rtol<T>(), e.tol));
                     }
 }
 
