@@ -8,7 +8,6 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
-#include <utility>
 
 extern "C" {
 #pragma omp declare simd notinbranch
@@ -110,24 +109,20 @@ inline float tanh(float z) { return ::tanhf(z); }
 
 // The sum of a GCC vector's lanes as a tree of halves (the upper half added to the lower, until one lane is
 // left): log2(lanes) steps, not a chain of one addition per lane, in the same order for every clone. The halves
-// are shuffles, not copies through memory, so that a vector summed this way can stay in a register (through
-// memory, GCC stored the accumulators of a dot-product loop on every iteration). Always inlined, so that each
-// clone of a kernel gets it compiled for its own target (an outlined copy would be baseline x86-64).
+// are copied out with memcpy rather than shuffled (__builtin_shufflevector needs GCC 12; the two measured the
+// same). Always inlined, so that each clone of a kernel gets it compiled for its own target (an outlined copy
+// would be baseline x86-64).
 template <class T, int bytes>
-[[gnu::always_inline]] inline T lane_sum(T __attribute__((vector_size(bytes))) v);
-
-template <class T, class V, int... I>
-[[gnu::always_inline]] inline T lane_sum_halves(V v, std::integer_sequence<int, I...>) {
-    return lane_sum<T, int(sizeof(V) / 2)>(__builtin_shufflevector(v, v, I...) +
-                                           __builtin_shufflevector(v, v, (I + int(sizeof...(I)))...));
-}
-
-template <class T, int bytes>
-[[gnu::always_inline]] inline T lane_sum(T __attribute__((vector_size(bytes))) v) {
-    if constexpr (bytes == sizeof(T))
+[[gnu::always_inline]] inline T lane_sum(const T __attribute__((vector_size(bytes))) & v) {
+    if constexpr (bytes == sizeof(T)) {
         return v[0];
-    else
-        return lane_sum_halves<T>(v, std::make_integer_sequence<int, int(bytes / sizeof(T) / 2)>{});
+    } else {
+        typedef T half __attribute__((vector_size(bytes / 2)));
+        half lo, hi;
+        std::memcpy(&lo, &v, sizeof lo);
+        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+        return lane_sum<T, bytes / 2>(lo + hi);
+    }
 }
 
 // Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0 it is e / (1 + e). (Choosing the
