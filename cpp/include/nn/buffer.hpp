@@ -1,7 +1,8 @@
 #pragma once
-// The engine's own buffers (activations, parameters, gradients) start on a 64-byte boundary, as the vector
-// kernels' loads and stores do whenever a row's length is a multiple of the vector width: a 64-byte access that
-// straddles two cache lines costs two (gemm_short_k on 4 x 400 doubles: 145 against 190 ns).
+// The engine's own buffers (activations, parameters, gradients, the Gram state) start on a 64-byte boundary,
+// so that the vector kernels' loads and stores are whole cache lines whenever a row's length is a multiple of
+// the vector width: a 64-byte access that straddles two lines costs two (gemm_short_k on 4 x 400 doubles: 145
+// against 190 ns; planar per iteration: 1.35 -> 1.24 us in float32, 3.39 -> 3.00 in float64).
 #include <cstddef>
 #include <new>
 #include <vector>
