@@ -100,10 +100,11 @@ TEST(ShortProducts, TakenWhereTheyPay) {
     EXPECT_FALSE(short_k_pays(2, 4096, 8));
     EXPECT_FALSE(short_k_pays(1, 400, short_k_max + 1));
     EXPECT_FALSE(short_k_pays(512, 8192, 1));
-    // planar's dW[2] (1 x 4 over 400 examples) is a matrix-vector product; its dW[1] (4 x 2) is not
+    // planar's dW[2] (1 x 4 over 400 examples) is one row of dot products; its dW[1] (4 x 2) is not, nor a column
     EXPECT_TRUE(short_mn_pays(1, 4, 400));
-    EXPECT_TRUE(short_mn_pays(8, 1, 2048));
+    EXPECT_TRUE(short_mn_pays(1, 5, 209));
     EXPECT_FALSE(short_mn_pays(4, 2, 400));
+    EXPECT_FALSE(short_mn_pays(8, 1, 2048));
     EXPECT_FALSE(short_mn_pays(1, short_mn_max + 1, 400));
     EXPECT_FALSE(short_mn_pays(1, 4, 1 << 16));
 }
