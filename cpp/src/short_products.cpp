@@ -2,6 +2,7 @@
 #include "nn/short_products.hpp"
 
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include "vector_math.hpp"
@@ -103,13 +104,18 @@ bool short_products_supported() {
 #endif
 }
 
+// Only the shapes with an instance: any other would leave C untouched, so it is refused.
 template <class T>
 NN_KERNEL void gemm_short_mn(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
+    if (C.rows < 1 || C.cols < 1 || C.rows * C.cols > short_mn_max || A.col_major || !B.col_major)
+        throw std::invalid_argument("gemm_short_mn: needs a C of 1 to 8 elements, A row-major, B column-major");
     short_dots_for<T>(alpha, A, B, beta, C, std::make_integer_sequence<int, 64>{});
 }
 
 template <class T>
 NN_KERNEL void gemm_short_k(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
+    if (A.cols < 1 || A.cols > short_k_max || B.col_major || C.col_major)
+        throw std::invalid_argument("gemm_short_k: needs 1 <= K <= 8, B and C row-major");
     short_rows<T>(A, alpha, B, beta, C, std::make_integer_sequence<int, short_k_max>{});
 }
 

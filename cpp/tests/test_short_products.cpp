@@ -90,6 +90,16 @@ TYPED_TEST(ShortProducts, DotsMatchNaive) {
                     }
 }
 
+// A shape without an instance would leave C untouched: the kernels refuse it.
+TEST(ShortProducts, RefuseShapesTheyHaveNoInstanceFor) {
+    std::vector<double> a(100, 1.0), b(100, 1.0), c(100, 7.0);
+    const Matrix<const double> A9(a.data(), 1, 9), B9(b.data(), 9, 2);
+    EXPECT_THROW(gemm_short_k<double>(1.0, A9, B9, 0.0, Matrix<double>(c.data(), 1, 2)), std::invalid_argument);
+    const Matrix<const double> A(a.data(), 3, 10), B(b.data(), 10, 3, true);
+    EXPECT_THROW(gemm_short_mn<double>(1.0, A, B, 0.0, Matrix<double>(c.data(), 3, 3)), std::invalid_argument);
+    for (double v : c) EXPECT_EQ(v, 7.0);
+}
+
 TEST(ShortProducts, TakenWhereTheyPay) {
     // planar's [2, 4, 1] on 400 examples: W[1] X, W[2] A[1] and W[2]^T dZ[2]
     EXPECT_TRUE(short_k_pays(4, 400, 2));
