@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cpu.hpp"
 #include "vector_math.hpp"
 
 namespace nn {
@@ -94,15 +95,7 @@ template <class T, int... MNs>
 
 }  // namespace
 
-bool short_products_supported() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-    return avx512;
-#else
-    return false;  // measured on x86-64 with GCC only: elsewhere OpenBLAS keeps every product
-#endif
-}
+bool short_products_supported() { return cpu_has_avx512(); }
 
 // Only the shapes with an instance: any other would leave C untouched, so it is refused.
 template <class T>

@@ -14,6 +14,8 @@
 
 #include "nn/streamed_first_layer.hpp"
 
+#include "cpu.hpp"
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NN_STREAMED_UNITS 1
 #endif
@@ -21,11 +23,6 @@
 namespace nn {
 
 #ifdef NN_STREAMED_UNITS
-
-bool streamed_units_supported() {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-}
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,fma,avx2")
@@ -173,13 +170,14 @@ void streamed_rows_units(const T* X, index ld, index m, index r0, index r1, cons
 
 #else
 
-bool streamed_units_supported() { return false; }
-
 // Never called: streamable() streams several units only where streamed_units_supported() is true.
 template <class T>
 void streamed_rows_units(const T*, index, index, index, index, const T*, index, T, const T*, T*, index, T*) {}
 
 #endif
+
+// False where the kernel above is not compiled (cpu_has_avx512 is false off x86-64 GCC).
+bool streamed_units_supported() { return cpu_has_avx512(); }
 
 template <class T>
 index streamed_units_padding(index n1) {
