@@ -1,5 +1,6 @@
-// The tiny products of the narrow networks (short_products.hpp): nn's kernels against OpenBLAS called the way
-// blas::gemm would call it without them (gemv for a C of one row or column, else gemm), OpenBLAS at one thread.
+// The tiny products of the narrow networks (short_products.hpp): nn's kernels against blas::gemm_openblas, the
+// way blas::gemm calls OpenBLAS where it does not take them (gemv for a C of one row or column, else gemm),
+// OpenBLAS at one thread.
 // Reported in ns per call (real time) and GFLOP/s, float and double.
 //   names: small_product/<type>/<nn|openblas>/M:../N:../K:../A_col_major:../B_col_major:..
 // short_k_pays and short_mn_pays decide, shape by shape, which of the two blas::gemm takes (on AVX-512 CPUs).
@@ -37,19 +38,8 @@ void small_product_bench(benchmark::State& state, bool nn_kernel) {
             gemm_short_k<T>(T(1), Av, Bv, T(0), Cv);
         else if (nn_kernel)
             gemm_short_mn<T>(T(1), Av, Bv, T(0), Cv);
-        else if (M == 1)  // C^T = B^T A^T: a matrix-vector product with B^T
-            blas::gemv_raw(b_f ? CblasNoTrans : CblasTrans, static_cast<blasint>(b_f ? N : K),
-                           static_cast<blasint>(b_f ? K : N), T(1), B.data(), static_cast<blasint>(Bv.ld), A.data(),
-                           1, T(0), C.data(), 1);
-        else if (N == 1)
-            blas::gemv_raw(a_f ? CblasTrans : CblasNoTrans, static_cast<blasint>(a_f ? K : M),
-                           static_cast<blasint>(a_f ? M : K), T(1), A.data(), static_cast<blasint>(Av.ld), B.data(),
-                           1, T(0), C.data(), 1);
         else
-            blas::gemm_raw(a_f ? CblasTrans : CblasNoTrans, b_f ? CblasTrans : CblasNoTrans, static_cast<blasint>(M),
-                           static_cast<blasint>(N), static_cast<blasint>(K), T(1), A.data(),
-                           static_cast<blasint>(Av.ld), B.data(), static_cast<blasint>(Bv.ld), T(0), C.data(),
-                           static_cast<blasint>(N));
+            blas::gemm_openblas<T>(T(1), Av, Bv, T(0), Cv);
         benchmark::DoNotOptimize(C.data());
         benchmark::ClobberMemory();
     }

@@ -92,24 +92,28 @@ void gemm_split_n(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<
                  {C.data, C.data + N1}, C.ld);
 }
 
+template <class T>
+void gemm_openblas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C);
+
 // C = alpha A B + beta C, for views in any storage order: a column-major operand is passed to the
-// row-major gemm as its transpose, so no operand is ever copied.
+// row-major gemm as its transpose, so no operand is ever copied. Tiny products with a short K or a short
+// output go to nn's own kernels on CPUs where they beat OpenBLAS's entry costs (short_products.hpp).
 template <class T>
 void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols)
         throw std::invalid_argument("gemm: inconsistent shapes");
     if (C.rows == 0 || C.cols == 0) return;
-    // Tiny products with a short K or a short output, on CPUs where nn's own kernels beat OpenBLAS's entry costs
-    if (!B.col_major && !C.col_major && A.cols >= 1 && short_k_pays(C.rows, C.cols, A.cols) &&
-        short_products_supported()) {
+    if (!B.col_major && !C.col_major && short_k_pays(C.rows, C.cols, A.cols) && short_products_supported())
         gemm_short_k<T>(alpha, A, B, beta, C);
-        return;
-    }
-    if (!A.col_major && B.col_major && A.cols >= 1 && short_mn_pays(C.rows, C.cols, A.cols) &&
-        short_products_supported()) {
+    else if (!A.col_major && B.col_major && short_mn_pays(C.rows, C.cols, A.cols) && short_products_supported())
         gemm_short_mn<T>(alpha, A, B, beta, C);
-        return;
-    }
+    else
+        gemm_openblas<T>(alpha, A, B, beta, C);
+}
+
+// gemm through OpenBLAS (shapes checked and C not empty). A transposed product goes back through gemm.
+template <class T>
+void gemm_openblas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     // A product with one row or one column is a matrix-vector product, which gemm kernels do poorly
     // (logistic regression's W X, the output layer): C^T = B^T A^T turns a row into a column.
     if (C.rows == 1 && C.cols > 1 && A.cols > 0) {

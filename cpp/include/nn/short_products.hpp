@@ -15,15 +15,15 @@ inline constexpr int short_k_max = 8;
 // splits poorly for AVX2, 4-8 times slower), so elsewhere OpenBLAS does every product.
 bool short_products_supported();
 
-// Whether C (M x N) = A (M x K) B is faster here than through OpenBLAS. Measured per call with OpenBLAS at one
-// thread (`nn_bench --benchmark_filter=small_product`, medians of 3, float64 / float32): faster for outer
-// products (K = 1: 4 x 400 in 101 against 110 ns and 58 against 71; 256 x 256 in 8.7 against 12.7 us) and for
-// a row or two with a short K (1 x 400 x 4: 54 against 123 ns and 36 against 69; 4 x 400 x 2: 167 against
-// 193 ns, 100 against 96), but slower once several rows share a longer K (7 x 209 x 5: 335 against 244 ns;
-// 2 x 4096 x 8: 3.8 against 3.5 us), where OpenBLAS's register blocking pays for its entry costs.
+// Whether C (M x N) = A (M x K) B is faster here than through OpenBLAS (blas::gemm_openblas). Measured per call
+// with OpenBLAS at one thread (`nn_bench --benchmark_filter=small_product`, medians of 3, float64 / float32):
+// faster for outer products (K = 1: 4 x 400 in 108 against 116 ns and 53 against 73; 256 x 256 in 9.0 against
+// 12.8 us) and for a row or two with a short K (1 x 400 x 4: 58 against 180 ns and 34 against 89; 4 x 400 x 2:
+// 175 against 206 ns, 93 against 93), but slower once several rows share a longer K (7 x 209 x 5: 360 against
+// 288 ns; 2 x 4096 x 8: 3.9 against 3.6 us), where OpenBLAS's register blocking pays for its entry costs.
 inline bool short_k_pays(index M, index N, index K) {
     if (K == 1) return M * N <= (index(1) << 16);
-    return K <= short_k_max && M * K <= 8 && M * N * K <= (index(1) << 14);
+    return K >= 2 && K <= short_k_max && M * K <= 8 && M * N * K <= (index(1) << 14);
 }
 
 // C = alpha A B + beta C for B and C row-major (rows of B and C contiguous, any leading dimension) and A in
@@ -34,15 +34,15 @@ void gemm_short_k(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<
 
 // Products of one row with a few columns (C of one row, at most 8 elements) over a long K: the weight gradient
 // of the narrow networks' output layer (planar's dW[2] = dZ[2] A[1]^T / m is 1 x 4 over K = 400 examples),
-// as N dot products. Measured as above: 1 x 4 over 400 in 64 against 145 ns (OpenBLAS's gemv) and 38 against
-// 78; 1 x 5 over 209 in 57 against 115 and 42 against 69. Other shapes stay with OpenBLAS: planar's dW[1],
-// 4 x 2 over 400, took 119 against 104 ns and 82 against 67; a column of 8 over 2048 took 1.06-1.55 us
-// against 1.19-1.29 (float64) from run to run, as the rows happened to start 64-byte aligned or not (a
-// 64-byte load from an unaligned row touches two cache lines).
+// as N dot products. Measured as above: 1 x 4 over 400 in 66 against 174 ns and 37 against 105; 1 x 5 over
+// 209 in 60 against 132 and 37 against 91. Other shapes stay with OpenBLAS: planar's dW[1], 4 x 2 over 400,
+// took 130 against 106 ns and 80 against 70; a column of 8 over 2048 took 1.06-1.55 us against 1.19-1.29
+// (float64) from run to run, as the rows happened to start 64-byte aligned or not (a 64-byte load from an
+// unaligned row touches two cache lines).
 inline constexpr int short_mn_max = 8;
 
 inline bool short_mn_pays(index M, index N, index K) {
-    return M == 1 && N <= short_mn_max && N * K <= (index(1) << 16);
+    return M == 1 && N <= short_mn_max && K >= 1 && N * K <= (index(1) << 16);
 }
 
 // C = alpha A B + beta C for A row-major and B column-major (the rows of A and the columns of B contiguous
