@@ -43,6 +43,11 @@ std::vector<T> labels(std::size_t count, std::uint32_t seed) {
     return v;
 }
 
+// |z| from which the engine takes e^-|z| as 0 (vector_math.hpp: exp_neg), where it is within 1.5 times the
+// smallest normal number of T.
+template <class T>
+constexpr double exp_flush_from() { return sizeof(T) == sizeof(float) ? 87 : 708; }
+
 // ---- naive activations, straight from the formulas, in long double
 inline ld g_ref(Activation g, ld z) {
     switch (g) {
