@@ -67,3 +67,15 @@ def test_report_counts_and_missing_file(tmp_path):
     assert text.splitlines()[-1].startswith("1 met, 0 missed,")
     with pytest.raises(SystemExit, match="run python bench/compare.py first"):
         targets.main([str(tmp_path / "none.json")])
+
+
+def test_percent_of_peak_uses_the_peak_measured_next_to_the_workload():
+    spec_c = importlib.util.spec_from_file_location(
+        "compare", Path(__file__).resolve().parents[1] / "bench" / "compare.py")
+    compare = importlib.util.module_from_spec(spec_c)
+    spec_c.loader.exec_module(compare)
+    rows = [row("wide", "nn primal", "float64", 2, 1.0, gflops=80.0, peak_gflops=100.0),
+            row("deep", "nn primal", "float64", 2, 1.0, gflops=80.0)]  # no peak of its own: the start's
+    compare.add_derived(rows, {("float64", 2): 160.0})
+    assert rows[0]["percent_of_peak"] == pytest.approx(80.0)
+    assert rows[1]["percent_of_peak"] == pytest.approx(50.0)
