@@ -18,6 +18,7 @@
 #include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
+#include "nn/narrow_backward.hpp"
 #include "nn/parallel.hpp"
 #include "nn/streamed_first_layer.hpp"
 #include "nn/vector_ops.hpp"
@@ -295,11 +296,28 @@ class Network {
         }
         for (index l = L() - 1; l >= 0; --l) {
 #pragma omp barrier
+            if (S == 1 && backward_narrow(l, X, ws)) continue;
             weight_gradients(l, X, ws, s, S);  // reads every column of dZ[l] and A[l-1] ...
             if (l == 0) break;
 #pragma omp barrier
             backward_to_previous(l, ws, c, ws.dA.data() + s * (ws.dA.size() / ws.slices));  // ... then overwrites A[l-1]
         }
+    }
+
+    // weight_gradients and backward_to_previous of a narrow layer (narrow_backward.hpp) in one pass, when it has
+    // an instance and this CPU the vectors; false (nothing done) otherwise. l is 0-based. On planar's [2, 4, 1]
+    // (m = 400) a whole iteration went from 3.32 to 2.85 us in float64 and from 1.52 to 1.25 us in float32
+    // (medians of 7 runs alternating with the general path, C++ driver, one thread).
+    bool backward_narrow(index l, Matrix<const T> X, Workspace<T>& ws) {
+        Layer<T>& layer = layers_[l];
+        if (!narrow_backward_supported() || !narrow_backward_fits(layer.n, layer.n_prev)) return false;
+        if (l == 0 && (ws.gram.active || ws.streamed || X.col_major)) return false;
+        const T* A_prev = l == 0 ? X.data : ws.A[l - 1].data();
+        narrow_backward<T>(layer.W.data(), layer.n, layer.n_prev, ws.A[l].data(), ws.m, A_prev,
+                           l == 0 ? X.ld : ws.m, ws.m, T(1) / static_cast<T>(ws.m), layer.dW.data(),
+                           layer.db.data(), l == 0 ? Activation::linear : layers_[l - 1].g,
+                           l == 0 ? nullptr : ws.A[l - 1].data());
+        return true;
     }
 
     // Part s of S of dW[l] = dZ[l] A[l-1]^T / m (a range of its rows or, when it has more columns than rows,

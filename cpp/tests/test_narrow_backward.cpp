@@ -1,0 +1,134 @@
+// narrow_backward.hpp: dW, db and dZ of the layer below against naive sums in long double, for every layer size
+// with an instance, every activation below and none (the first layer), example counts around the vector widths,
+// rows with padding, dZ_prev written over A_prev or apart; sizes without an instance are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "naive.hpp"
+#include "nn/narrow_backward.hpp"
+
+namespace nn::test {
+namespace {
+
+template <class T>
+class NarrowBackward : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(NarrowBackward, Types);
+
+struct Expected {
+    std::vector<ld> dW, dW_tol, db, db_tol, dZ_prev, dZ_prev_tol;
+};
+
+// The layer's gradients in long double from the T inputs, each with the usual bound: rtol per term of the sum
+// of magnitudes, and for dZ_prev also the rounding of g'(a) formed in T (1 - a a near |a| = 1: a few eps
+// relative to dA, as in test_activations).
+template <class T>
+Expected expected(const std::vector<T>& W, index n, index n_prev, const Owned<T>& dZ, const Owned<T>& A, index m,
+                  T scale, Activation g) {
+    Expected e;
+    for (index i = 0; i < n; ++i) {
+        ld s = 0, mag = 0;
+        for (index j = 0; j < m; ++j) s += dZ.at(i, j), mag += std::fabs(dZ.at(i, j));
+        e.db.push_back(scale * s);
+        e.db_tol.push_back(rtol<T>() * scale * mag);
+        for (index k = 0; k < n_prev; ++k) {
+            ld p = 0, pmag = 0;
+            for (index j = 0; j < m; ++j) p += dZ.at(i, j) * A.at(k, j), pmag += std::fabs(dZ.at(i, j) * A.at(k, j));
+            e.dW.push_back(scale * p);
+            e.dW_tol.push_back(rtol<T>() * scale * pmag);
+        }
+    }
+    for (index k = 0; k < n_prev; ++k)
+        for (index j = 0; j < m; ++j) {
+            ld da = 0, mag = 0;
+            for (index i = 0; i < n; ++i) da += W[i * n_prev + k] * dZ.at(i, j), mag += std::fabs(W[i * n_prev + k] * dZ.at(i, j));
+            const ld d = dg_from_output_ref(g, A.at(k, j));
+            e.dZ_prev.push_back(da * d);
+            e.dZ_prev_tol.push_back(rtol<T>() * mag * std::fabs(d) + 8 * eps<T>() * mag);
+        }
+    return e;
+}
+
+template <class T>
+std::vector<T> rows_of_owned(const Owned<T>& M) { return rows_of<T>(Matrix<const T>(M.view)); }
+
+TYPED_TEST(NarrowBackward, MatchNaive) {
+    using T = TypeParam;
+    if (!narrow_backward_supported()) GTEST_SKIP() << "the kernel needs AVX-512";
+    const Activation below[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::leaky_relu,
+                                Activation::linear};
+    std::uint32_t seed = 11;
+    for (index n = 1; n <= narrow_max_units; ++n)
+        for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev) {
+            if (!narrow_backward_fits(n, n_prev)) continue;
+            for (index m : {1, 7, 8, 15, 16, 17, 33, 400})
+                for (int mode = 0; mode < 7; ++mode) {  // 0-4: an activation below, written over A_prev or
+                    // apart (5: over A_prev with relu, 6: the first layer, no dZ_prev)
+                    const bool first = mode == 6, apart = mode < 5 && m % 2;
+                    const Activation g = mode < 5 ? below[mode] : mode == 5 ? Activation::relu : Activation::linear;
+                    SCOPED_TRACE("n " + std::to_string(n) + " n_prev " + std::to_string(n_prev) + " m " +
+                                 std::to_string(m) + " " + (first ? "first layer" : activation_name(g)) +
+                                 (apart ? " apart" : ""));
+                    seed += 10;
+                    const index pad_dZ = m % 3, pad_A = (m + 1) % 4;
+                    const auto W = uniform<T>(n * n_prev, -1, 1, seed);
+                    Owned<T> dZ(n, m, false, pad_dZ, seed + 1, -1, 1);
+                    // A = g(Z): sigmoid's outputs in (0, 1), tanh's in (-1, 1) (out to near +-1), relu's >= 0
+                    Owned<T> A(n_prev, m, false, pad_A, seed + 2, g == Activation::sigmoid ? 0.01 : -0.999, 0.999);
+                    if (g == Activation::relu || g == Activation::leaky_relu)
+                        for (index k = 0; k < n_prev; ++k)
+                            for (index j = 0; j < m; ++j)
+                                if ((k + j) % 3 == 0) A.view(k, j) = g == Activation::relu ? T(0) : -A.view(k, j) * T(0.01);
+                    const T scale = T(1) / static_cast<T>(m);
+                    const Expected e = expected<T>(W, n, n_prev, dZ, A, m, scale, g);
+                    std::vector<T> dW(n * n_prev, T(-7)), db(n, T(-7));
+                    Owned<T> out(n_prev, m, false, pad_A, seed + 3);  // dZ_prev apart from A_prev
+                    const std::vector<T> A_before = A.storage, out_before = out.storage;
+                    T* dZ_prev = first ? nullptr : apart ? out.view.data : A.view.data;
+                    narrow_backward<T>(W.data(), n, n_prev, dZ.view.data, dZ.view.ld, A.view.data, A.view.ld, m,
+                                       scale, dW.data(), db.data(), g, dZ_prev);
+                    EXPECT_TRUE(close(dW, e.dW, 0.0, e.dW_tol)) << "dW";
+                    EXPECT_TRUE(close(db, e.db, 0.0, e.db_tol)) << "db";
+                    if (first) {
+                        EXPECT_EQ(A.storage.size(), A_before.size());
+                        for (std::size_t k = 0; k < A.storage.size(); ++k)
+                            ASSERT_TRUE(std::isnan(A_before[k]) ? std::isnan(A.storage[k]) : A.storage[k] == A_before[k])
+                                << "the first layer's input changed at " << k;
+                    } else {
+                        const Owned<T>& got = apart ? out : A;
+                        EXPECT_TRUE(close(rows_of_owned(got), e.dZ_prev, 0.0, e.dZ_prev_tol)) << "dZ_prev";
+                        // the padding past each row stays as it was (NaN)
+                        for (index k = 0; k < n_prev; ++k)
+                            for (index j = m; j < got.view.ld; ++j)
+                                ASSERT_TRUE(std::isnan(got.storage[k * got.view.ld + j])) << "padding written";
+                    }
+                    if (::testing::Test::HasFailure()) return;
+                }
+        }
+}
+
+TYPED_TEST(NarrowBackward, RefusesSizesWithoutAnInstance) {
+    using T = TypeParam;
+    std::vector<T> W(81, T(1)), dZ(81, T(1)), A(81, T(1)), dW(81, T(-7)), db(9, T(-7));
+    for (auto [n, n_prev] : {std::pair<index, index>{9, 1}, {1, 9}, {5, 4}, {4, 5}, {0, 1}, {1, 0}}) {
+        EXPECT_FALSE(narrow_backward_fits(n, n_prev));
+        EXPECT_THROW(narrow_backward<T>(W.data(), n, n_prev, dZ.data(), 9, A.data(), 9, 9, T(1), dW.data(),
+                                        db.data(), Activation::relu, A.data()),
+                     std::invalid_argument);
+        EXPECT_EQ(dW, std::vector<T>(81, T(-7)));
+        EXPECT_EQ(db, std::vector<T>(9, T(-7)));
+        EXPECT_EQ(A, std::vector<T>(81, T(1)));
+    }
+    // planar's layers have instances: [2, 4, 1] is 4 units over 2 inputs, then 1 over 4
+    EXPECT_TRUE(narrow_backward_fits(4, 2));
+    EXPECT_TRUE(narrow_backward_fits(1, 4));
+    EXPECT_TRUE(narrow_backward_fits(8, 2));
+    EXPECT_TRUE(narrow_backward_fits(1, 8));
+}
+
+}  // namespace
+}  // namespace nn::test
