@@ -8,9 +8,6 @@ namespace {
 
 using vm::sigmoid;
 
-template <class T>
-inline T leaky(T z) { return z > T(0) ? z : T(leaky_relu_slope) * z; }
-
 // Apply f to every element of a row-major (n x m) block after adding b[i] to row i.
 template <class T, class F>
 inline void rows_map(const T* Z, const T* b, T* A, index n, index m, F f) {
@@ -36,8 +33,8 @@ NN_KERNEL void activation_forward(Activation g, const T* Z, const T* b, T* A, in
     switch (g) {
         case Activation::sigmoid: rows_map(Z, b, A, n, m, [](T z) { return sigmoid(z); }); break;
         case Activation::tanh: rows_map(Z, b, A, n, m, [](T z) { return vm::tanh(z); }); break;
-        case Activation::relu: rows_map(Z, b, A, n, m, [](T z) { return z > T(0) ? z : T(0); }); break;
-        case Activation::leaky_relu: rows_map(Z, b, A, n, m, [](T z) { return leaky(z); }); break;
+        case Activation::relu: rows_map(Z, b, A, n, m, [](T z) { return vm::relu(z); }); break;
+        case Activation::leaky_relu: rows_map(Z, b, A, n, m, [](T z) { return vm::leaky_relu(z); }); break;
         case Activation::linear: rows_map(Z, b, A, n, m, [](T z) { return z; }); break;
     }
 }

@@ -9,6 +9,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "nn/activations.hpp"
+
 extern "C" {
 #pragma omp declare simd notinbranch
 double exp(double);
@@ -124,6 +126,12 @@ template <class T, int bytes>
         return lane_sum<T, bytes / 2>(lo + hi);
     }
 }
+
+template <class T>
+inline T relu(T z) { return z > T(0) ? z : T(0); }
+
+template <class T>
+inline T leaky_relu(T z) { return z > T(0) ? z : T(leaky_relu_slope) * z; }
 
 // Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0 it is e / (1 + e). (Choosing the
 // numerator, rather than between 1 / (1 + e) and e / (1 + e) after the division, keeps the choice away from

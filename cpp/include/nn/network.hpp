@@ -18,7 +18,7 @@
 #include "nn/gram.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
-#include "nn/narrow_backward.hpp"
+#include "nn/narrow_layer.hpp"
 #include "nn/parallel.hpp"
 #include "nn/streamed_first_layer.hpp"
 #include "nn/vector_ops.hpp"
@@ -214,6 +214,14 @@ class Network {
         for (index l = 0; l < L(); ++l) {
             const Layer<T>& layer = layers_[l];
             Matrix<T> A(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
+            // the output layer stops at Z[L]
+            const Activation g = l + 1 == L() ? Activation::linear : layer.g;
+            if (whole && narrow(l, A_prev, ws)) {  // product, bias and activation in one pass
+                narrow_forward<T>(layer.W.data(), layer.b.data(), layer.n, layer.n_prev, A_prev.data, A_prev.ld,
+                                  ws.m, g, A.data);
+                A_prev = A;
+                continue;
+            }
             if (l == 0 && ws.Z1_ready)  // streamed_step has formed W[1] X already (only ever whole)
                 ws.Z1_ready = false;
             else if (l == 0 && ws.gram.active)  // only ever whole: column_slices keeps the Gram path on one thread
@@ -223,8 +231,7 @@ class Network {
                 blas::gemm_split_k<T>(layer.W_mat(), A_prev, A, ws.dA.data());  // dA is free during forward
             else
                 blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), A);
-            // bias and activation in one pass (the output layer stops at Z[L])
-            const Activation g = l + 1 == L() ? Activation::linear : layer.g;
+            // bias and activation in one pass
             if (whole)
                 activation_forward<T>(g, A.data, layer.b.data(), A.data, layer.n, ws.m);
             else
@@ -304,19 +311,29 @@ class Network {
         }
     }
 
-    // weight_gradients and backward_to_previous of a narrow layer (narrow_backward.hpp) in one pass, when it has
-    // an instance and this CPU the vectors; false (nothing done) otherwise. l is 0-based. On planar's [2, 4, 1]
-    // (m = 400) a whole iteration went from 3.32 to 2.85 us in float64 and from 1.52 to 1.25 us in float32
-    // (medians of 7 runs alternating with the general path, C++ driver, one thread).
+    // Whether layer l (0-based) on input A_prev (X for l = 0) runs through narrow_layer.hpp's one-pass kernels:
+    // it has an instance and this CPU the vectors, and layer 1 is a plain product with a row-major X (not in
+    // Gram space or streamed). Whole iterations of [2, 4, 1] tanh, medians of 7 runs alternating with the general
+    // path (C++ driver, one thread), general -> narrow backward -> narrow forward and backward:
+    //   m = 400 (planar):   float64 3.30 -> 2.89 -> 2.87 us,  float32 1.53 -> 1.27 -> 1.22 us;
+    //   m = 4000:           float64 48.0 -> 31.9 -> 31.9 us,  float32 16.5 -> 13.9 -> 12.2 us;
+    //   m = 100000:         float64 1812 -> 1417 -> 1400 us,  float32  656 ->  497 ->  473 us.
+    // In float64 tanh is most of what is left (1600 of them per iteration on planar, ~1 ns each).
+    bool narrow(index l, Matrix<const T> A_prev, const Workspace<T>& ws) const {
+        const Layer<T>& layer = layers_[l];
+        if (!narrow_layers_supported() || !narrow_layer_fits(layer.n, layer.n_prev)) return false;
+        return l > 0 || !(ws.gram.active || ws.streamed || A_prev.col_major);
+    }
+
+    // weight_gradients and backward_to_previous of a narrow layer in one pass; false (nothing done) if the
+    // layer is not narrow. l is 0-based.
     bool backward_narrow(index l, Matrix<const T> X, Workspace<T>& ws) {
         Layer<T>& layer = layers_[l];
-        if (!narrow_backward_supported() || !narrow_backward_fits(layer.n, layer.n_prev)) return false;
-        if (l == 0 && (ws.gram.active || ws.streamed || X.col_major)) return false;
-        const T* A_prev = l == 0 ? X.data : ws.A[l - 1].data();
-        narrow_backward<T>(layer.W.data(), layer.n, layer.n_prev, ws.A[l].data(), ws.m, A_prev,
-                           l == 0 ? X.ld : ws.m, ws.m, T(1) / static_cast<T>(ws.m), layer.dW.data(),
-                           layer.db.data(), l == 0 ? Activation::linear : layers_[l - 1].g,
-                           l == 0 ? nullptr : ws.A[l - 1].data());
+        const Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
+        if (!narrow(l, A_prev, ws)) return false;
+        narrow_backward<T>(layer.W.data(), layer.n, layer.n_prev, ws.A[l].data(), ws.m, A_prev.data, A_prev.ld,
+                           ws.m, T(1) / static_cast<T>(ws.m), layer.dW.data(), layer.db.data(),
+                           l == 0 ? Activation::linear : layers_[l - 1].g, l == 0 ? nullptr : ws.A[l - 1].data());
         return true;
     }
 

@@ -1,4 +1,4 @@
-// narrow_backward.hpp: dW, db and dZ of the layer below against naive sums in long double, for every layer size
+// narrow_layer.hpp: dW, db and dZ of the layer below against naive sums in long double, for every layer size
 // with an instance, every activation below and none (the first layer), example counts around the vector widths,
 // rows with padding, dZ_prev written over A_prev or apart; sizes without an instance are refused.
 #include <gtest/gtest.h>
@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "naive.hpp"
-#include "nn/narrow_backward.hpp"
+#include "nn/narrow_layer.hpp"
 
 namespace nn::test {
 namespace {
 
 template <class T>
-class NarrowBackward : public ::testing::Test {};
+class NarrowLayer : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(NarrowBackward, Types);
+TYPED_TEST_SUITE(NarrowLayer, Types);
 
 struct Expected {
     std::vector<ld> dW, dW_tol, db, db_tol, dZ_prev, dZ_prev_tol;
@@ -56,15 +56,60 @@ Expected expected(const std::vector<T>& W, index n, index n_prev, const Owned<T>
 template <class T>
 std::vector<T> rows_of_owned(const Owned<T>& M) { return rows_of<T>(Matrix<const T>(M.view)); }
 
-TYPED_TEST(NarrowBackward, MatchNaive) {
+TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
     using T = TypeParam;
-    if (!narrow_backward_supported()) GTEST_SKIP() << "the kernel needs AVX-512";
+    if (!narrow_layers_supported()) GTEST_SKIP() << "the kernel needs AVX-512";
+    std::uint32_t seed = 5;
+    for (index n = 1; n <= narrow_max_units; ++n)
+        for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev) {
+            if (!narrow_layer_fits(n, n_prev)) continue;
+            for (index m : {1, 7, 8, 15, 16, 17, 64, 400})
+                for (Activation g : all_activations) {
+                    SCOPED_TRACE("n " + std::to_string(n) + " n_prev " + std::to_string(n_prev) + " m " +
+                                 std::to_string(m) + " " + activation_name(g));
+                    seed += 10;
+                    const auto W = uniform<T>(n * n_prev, -1.5, 1.5, seed);
+                    const auto b = uniform<T>(n, -0.5, 0.5, seed + 1);
+                    Owned<T> A_prev(n_prev, m, false, m % 3, seed + 2, -2, 2);
+                    std::vector<ld> ref(n * m), tol(n * m);
+                    for (index i = 0; i < n; ++i)
+                        for (index j = 0; j < m; ++j) {
+                            ld z = b[i], mag = std::fabs((ld)b[i]);
+                            for (index k = 0; k < n_prev; ++k)
+                                z += W[i * n_prev + k] * A_prev.at(k, j), mag += std::fabs(W[i * n_prev + k] * A_prev.at(k, j));
+                            // the rounding of z, carried through g (|g'| <= 1 for each activation)
+                            ref[i * m + j] = g_ref(g, z);
+                            tol[i * m + j] = rtol<T>() * mag;
+                        }
+                    std::vector<T> A(n * m, T(-7));
+                    narrow_forward<T>(W.data(), b.data(), n, n_prev, A_prev.view.data, A_prev.view.ld, m, g, A.data());
+                    EXPECT_TRUE(close(A, ref, rtol<T>(), tol));
+                    if (m % 16 == 0) {  // whole vectors (no scalar tail, whose libm calls may round otherwise):
+                        // the products in the stated order, then activation_forward's bias and g exactly
+                        std::vector<T> Z(n * m);
+                        for (index i = 0; i < n; ++i)
+                            for (index j = 0; j < m; ++j) {
+                                T z = W[i * n_prev] * A_prev.view(0, j);
+                                for (index k = 1; k < n_prev; ++k) z = std::fma(W[i * n_prev + k], A_prev.view(k, j), z);
+                                Z[i * m + j] = z;
+                            }
+                        activation_forward<T>(g, Z.data(), b.data(), Z.data(), n, m);
+                        EXPECT_EQ(A, Z);
+                    }
+                    if (::testing::Test::HasFailure()) return;
+                }
+        }
+}
+
+TYPED_TEST(NarrowLayer, BackwardMatchesNaive) {
+    using T = TypeParam;
+    if (!narrow_layers_supported()) GTEST_SKIP() << "the kernel needs AVX-512";
     const Activation below[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::leaky_relu,
                                 Activation::linear};
     std::uint32_t seed = 11;
     for (index n = 1; n <= narrow_max_units; ++n)
         for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev) {
-            if (!narrow_backward_fits(n, n_prev)) continue;
+            if (!narrow_layer_fits(n, n_prev)) continue;
             for (index m : {1, 7, 8, 15, 16, 17, 33, 400})
                 for (int mode = 0; mode < 7; ++mode) {  // 0-4: an activation below, written over A_prev or
                     // apart (5: over A_prev with relu, 6: the first layer, no dZ_prev)
@@ -111,11 +156,13 @@ TYPED_TEST(NarrowBackward, MatchNaive) {
         }
 }
 
-TYPED_TEST(NarrowBackward, RefusesSizesWithoutAnInstance) {
+TYPED_TEST(NarrowLayer, RefusesSizesWithoutAnInstance) {
     using T = TypeParam;
     std::vector<T> W(81, T(1)), dZ(81, T(1)), A(81, T(1)), dW(81, T(-7)), db(9, T(-7));
     for (auto [n, n_prev] : {std::pair<index, index>{9, 1}, {1, 9}, {5, 4}, {4, 5}, {0, 1}, {1, 0}}) {
-        EXPECT_FALSE(narrow_backward_fits(n, n_prev));
+        EXPECT_FALSE(narrow_layer_fits(n, n_prev));
+        EXPECT_THROW(narrow_forward<T>(W.data(), db.data(), n, n_prev, A.data(), 9, 9, Activation::relu, dW.data()),
+                     std::invalid_argument);
         EXPECT_THROW(narrow_backward<T>(W.data(), n, n_prev, dZ.data(), 9, A.data(), 9, 9, T(1), dW.data(),
                                         db.data(), Activation::relu, A.data()),
                      std::invalid_argument);
@@ -124,10 +171,10 @@ TYPED_TEST(NarrowBackward, RefusesSizesWithoutAnInstance) {
         EXPECT_EQ(A, std::vector<T>(81, T(1)));
     }
     // planar's layers have instances: [2, 4, 1] is 4 units over 2 inputs, then 1 over 4
-    EXPECT_TRUE(narrow_backward_fits(4, 2));
-    EXPECT_TRUE(narrow_backward_fits(1, 4));
-    EXPECT_TRUE(narrow_backward_fits(8, 2));
-    EXPECT_TRUE(narrow_backward_fits(1, 8));
+    EXPECT_TRUE(narrow_layer_fits(4, 2));
+    EXPECT_TRUE(narrow_layer_fits(1, 4));
+    EXPECT_TRUE(narrow_layer_fits(8, 2));
+    EXPECT_TRUE(narrow_layer_fits(1, 8));
 }
 
 }  // namespace
