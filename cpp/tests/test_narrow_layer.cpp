@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "naive.hpp"
@@ -68,6 +69,15 @@ std::vector<int> vector_widths() {
     return widths;
 }
 
+// Every layer size (n units, n_prev inputs) that has an instance.
+std::vector<std::pair<index, index>> sizes_with_instances() {
+    std::vector<std::pair<index, index>> sizes;
+    for (index n = 1; n <= narrow_max_units; ++n)
+        for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev)
+            if (narrow_layer_fits(n, n_prev)) sizes.emplace_back(n, n_prev);
+    return sizes;
+}
+
 template <class T>
 std::vector<T> rows_of_owned(const Owned<T>& M) { return rows_of<T>(Matrix<const T>(M.view)); }
 
@@ -77,9 +87,7 @@ TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
     if (widths.empty()) GTEST_SKIP() << "the kernels need AVX2 or AVX-512";
     std::uint32_t seed = 5;
     for (int vb : widths)
-    for (index n = 1; n <= narrow_max_units; ++n)
-        for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev) {
-            if (!narrow_layer_fits(n, n_prev)) continue;
+        for (auto [n, n_prev] : sizes_with_instances()) {
             for (index m : {1, 7, 8, 15, 16, 17, 64, 400})
                 for (Activation g : all_activations) {
                     SCOPED_TRACE(std::to_string(vb) + "-byte vectors, n " + std::to_string(n) + " n_prev " +
@@ -129,9 +137,7 @@ TYPED_TEST(NarrowLayer, BackwardMatchesNaive) {
                                 Activation::linear};
     std::uint32_t seed = 11;
     for (int vb : widths)
-    for (index n = 1; n <= narrow_max_units; ++n)
-        for (index n_prev = 1; n_prev <= narrow_max_units; ++n_prev) {
-            if (!narrow_layer_fits(n, n_prev)) continue;
+        for (auto [n, n_prev] : sizes_with_instances()) {
             for (index m : {1, 7, 8, 15, 16, 17, 33, 400})
                 for (int mode = 0; mode < 7; ++mode) {  // 0-4: an activation below, written over A_prev or
                     // apart (5: over A_prev with relu, 6: the first layer, no dZ_prev)
