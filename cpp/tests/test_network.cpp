@@ -162,10 +162,13 @@ TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
         for (Activation hidden : all_activations)
             for (bool x_f : {false, true})
                 for (index block : {index(0), index(1), index(3)})  // columns of dA per block (0: the default)
-                for (int slices : {1, 2, 3}) {  // threads the columns are split across (parallel.hpp)
+                for (int slices : {1, 2, 3})  // threads the columns are split across (parallel.hpp) ...
+                for (bool parts : {false, true}) {  // ... forming dW from per-thread parts, or sharing each product
+                if (parts && slices == 1) continue;
                 SCOPED_TRACE("dims [" + [&] { std::string s; for (index n : c.dims) s += std::to_string(n) + ","; return s; }() +
                              "] m " + std::to_string(c.m) + " hidden " + activation_name(hidden) + (x_f ? " X F-order" : " X C-order") +
-                             " block " + std::to_string(block) + " slices " + std::to_string(slices));
+                             " block " + std::to_string(block) + " slices " + std::to_string(slices) +
+                             (parts ? " gradient parts" : ""));
                 seed += 100;
                 Network<T> net(c.dims, acts_for<T>(c, hidden));
                 NaiveNet ref;
@@ -176,6 +179,10 @@ TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
                 const Vec X_ld = to_ld(rows_of<T>(X.view)), Y_ld = to_ld(Y);
                 auto ws = net.make_workspace(m, slices);
                 if (block) ws.block = std::min(ws.block, block);  // smaller blocks fit the buffer as allocated
+                if (parts)
+                    net.begin_partial_gradients(ws);
+                else
+                    ws.partial_gradients = false;
 
                 // one forward: every hidden A[l], Z[L] (kept in the last buffer), the cost
                 net.forward(X.view, ws);
@@ -313,6 +320,26 @@ TYPED_TEST(NetworkT, WorkspaceSizes) {
         }
         EXPECT_EQ(net.layer_dims(), c.dims);
     }
+}
+
+// A team forms dW from per-thread parts only where the parts cost little next to the activations: yes on
+// deep's [256] * 9 (1 MB of parts for 38 MB), no on wide's [784, 512, 256, 1], whose fit must add less than X.
+TYPED_TEST(NetworkT, GradientPartsOnlyWhereTheyCostLittleMemory) {
+    using T = TypeParam;
+    std::vector<index> deep(10, 256);
+    deep.back() = 1;
+    std::vector<Activation> acts(9, Activation::tanh);
+    acts.back() = Activation::sigmoid;
+    Network<T> d(deep, acts);
+    for (int slices : {1, 2}) {
+        const auto ws = d.make_workspace(2048, slices);
+        EXPECT_EQ(ws.partial_gradients, slices == 2);
+        EXPECT_EQ(ws.gradient_parts.size(), slices == 2 ? 2u * (256 * 256 + 256) : 0u);
+    }
+    Network<T> w({784, 512, 256, 1}, {Activation::relu, Activation::relu, Activation::sigmoid});
+    const auto ws = w.make_workspace(8192, 2);
+    EXPECT_FALSE(ws.partial_gradients);
+    EXPECT_TRUE(ws.gradient_parts.empty());
 }
 
 TYPED_TEST(NetworkT, InvalidArgumentsThrow) {
