@@ -65,24 +65,27 @@ NN_KERNEL void activation_backward(Activation g, const T* dA, const T* Z, T* dZ,
     }
 }
 
+namespace {
+
+// activation_backward_from_output for one activation G known at compile time, so that the loop has no switch.
+template <Activation G, class T>
+[[gnu::always_inline]] inline void zip_from_output(const T* dA, const T* A, T* dZ, index count) {
+    zip_map(dA, A, dZ, count, [](T da, T a) {
+        vm::times_derivative_from_output<T>(G, da, a);
+        return da;
+    });
+}
+
+}  // namespace
+
 template <class T>
 NN_KERNEL void activation_backward_from_output(Activation g, const T* dA, const T* A, T* dZ, index count) {
     switch (g) {
-        case Activation::sigmoid:
-            zip_map(dA, A, dZ, count, [](T da, T a) { return da * (a * (T(1) - a)); });
-            break;
-        case Activation::tanh:
-            zip_map(dA, A, dZ, count, [](T da, T a) { return da * (T(1) - a * a); });
-            break;
-        case Activation::relu:
-            zip_map(dA, A, dZ, count, [](T da, T a) { return a > T(0) ? da : T(0); });
-            break;
-        case Activation::leaky_relu:
-            zip_map(dA, A, dZ, count, [](T da, T a) { return a > T(0) ? da : da * T(leaky_relu_slope); });
-            break;
-        case Activation::linear:
-            zip_map(dA, A, dZ, count, [](T da, T) { return da; });
-            break;
+        case Activation::sigmoid: zip_from_output<Activation::sigmoid>(dA, A, dZ, count); break;
+        case Activation::tanh: zip_from_output<Activation::tanh>(dA, A, dZ, count); break;
+        case Activation::relu: zip_from_output<Activation::relu>(dA, A, dZ, count); break;
+        case Activation::leaky_relu: zip_from_output<Activation::leaky_relu>(dA, A, dZ, count); break;
+        case Activation::linear: zip_from_output<Activation::linear>(dA, A, dZ, count); break;
     }
 }
 

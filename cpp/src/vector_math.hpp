@@ -133,6 +133,21 @@ inline T relu(T z) { return z > T(0) ? z : T(0); }
 template <class T>
 inline T leaky_relu(T z) { return z > T(0) ? z : T(leaky_relu_slope) * z; }
 
+// dA g'(Z) written over dA, with g' formed from A = g(Z) (what the network keeps; relu and leaky_relu have
+// A > 0 exactly where Z > 0), on a scalar T or a GCC vector V of T: the one definition of these formulas for
+// activation_backward_from_output and the narrow layers' backward. By reference: a function that takes or
+// returns a 64-byte vector by value has another ABI in a baseline clone, and GCC says so for each.
+template <class T, class V>
+[[gnu::always_inline]] inline void times_derivative_from_output(Activation g, V& da, const V& a) {
+    switch (g) {
+        case Activation::sigmoid: da = da * (a * (T(1) - a)); break;
+        case Activation::tanh: da = da * (T(1) - a * a); break;
+        case Activation::relu: da = a > V{} ? da : V{}; break;
+        case Activation::leaky_relu: da = a > V{} ? da : da * T(leaky_relu_slope); break;
+        case Activation::linear: break;
+    }
+}
+
 // Stable sigmoid: with e = exp(-|z|) <= 1 nothing overflows; for z < 0 it is e / (1 + e). (Choosing the
 // numerator, rather than between 1 / (1 + e) and e / (1 + e) after the division, keeps the choice away from
 // the exp call, so that GCC vectorises it for AVX2 and baseline too.)
