@@ -328,6 +328,7 @@ class Network {
     void backward_team(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
         const int s = omp_get_thread_num(), S = omp_get_num_threads();
         const Slice c = slice(ws.m, s, S);
+        T* dA_buf = ws.dA.data() + s * (ws.dA.size() / ws.slices);  // this thread's block of dA
         T* ZL = ws.A.back().data();
         for (index i = 0; i < layers_.back().n; ++i) {  // dZ[L] = sigmoid(Z[L]) - Y
             const index at = i * ws.m + c.begin;
@@ -336,7 +337,7 @@ class Network {
         if (S > 1 && ws.partial_gradients) {
             for (index l = L() - 1; l >= 0; --l) {
                 gradient_part(l, X, ws, s, c);  // this thread's columns of dZ[l] and A[l-1] only ...
-                if (l > 0) backward_to_previous(l, ws, c, ws.dA.data() + s * (ws.dA.size() / ws.slices));
+                if (l > 0) backward_to_previous(l, ws, c, dA_buf);
 #pragma omp barrier
                 sum_gradient_parts(l, ws, s, S);  // ... so the team meets only to add the parts
             }
@@ -348,7 +349,7 @@ class Network {
             weight_gradients(l, X, ws, s, S);  // reads every column of dZ[l] and A[l-1] ...
             if (l == 0) break;
 #pragma omp barrier
-            backward_to_previous(l, ws, c, ws.dA.data() + s * (ws.dA.size() / ws.slices));  // ... then overwrites A[l-1]
+            backward_to_previous(l, ws, c, dA_buf);  // ... then overwrites A[l-1]
         }
     }
 
@@ -374,12 +375,17 @@ class Network {
     // layer is not narrow. l is 0-based.
     bool backward_narrow(index l, Matrix<const T> X, Workspace<T>& ws) {
         Layer<T>& layer = layers_[l];
-        const Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
+        const Matrix<const T> A_prev = input_of(l, X, ws);
         if (!narrow(l, A_prev, ws)) return false;
         narrow_backward<T>(layer.W.data(), layer.n, layer.n_prev, ws.A[l].data(), ws.m, A_prev.data, A_prev.ld,
                            ws.m, T(1) / static_cast<T>(ws.m), layer.dW.data(), layer.db.data(),
                            l == 0 ? Activation::linear : layers_[l - 1].g, l == 0 ? nullptr : ws.A[l - 1].data());
         return true;
+    }
+
+    // Layer l's input A[l-1] (0-based l; X for the first layer), all m columns.
+    Matrix<const T> input_of(index l, Matrix<const T> X, const Workspace<T>& ws) const {
+        return l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layers_[l].n_prev, ws.m);
     }
 
     // Part s of S of dW[l] = dZ[l] A[l-1]^T / m (a range of its rows or, when it has more columns than rows,
@@ -392,7 +398,7 @@ class Network {
         row_sums<T>(dZ.block(r.begin, 0, r.size, ws.m), inv_m, layer.db.data() + r.begin);
         if (l == 0 && ws.gram.active) return;  // dW[1] is never formed: step() folds dZ[1] into the Gram state
         if (l == 0 && ws.streamed) return;     // ... or streamed_step() forms it on its way to the next W[1] X
-        Matrix<const T> A_prev = l == 0 ? X : Matrix<const T>(ws.A[l - 1].data(), layer.n_prev, ws.m);
+        Matrix<const T> A_prev = input_of(l, X, ws);
         Matrix<T> dW(layer.dW.data(), layer.n, layer.n_prev);
         if (layer.n >= layer.n_prev) {  // (with S = 1 either part is the whole dW)
             blas::gemm<T>(inv_m, dZ.block(r.begin, 0, r.size, ws.m), A_prev.t(), T(0),
@@ -410,11 +416,10 @@ class Network {
         Layer<T>& layer = layers_[l];
         const T inv_m = T(1) / static_cast<T>(ws.m);
         T* dW = s == 0 ? layer.dW.data() : gradient_part_of(ws, l, s);
-        T* db = s == 0 ? layer.db.data() : gradient_part_of(ws, l, s) + layer.n * layer.n_prev;
+        T* db = s == 0 ? layer.db.data() : dW + layer.n * layer.n_prev;  // a part holds dW, then db
         Matrix<const T> dZ(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
         row_sums<T>(dZ, inv_m, db);
-        Matrix<const T> A_prev = l == 0 ? X.block(0, c.begin, X.rows, c.size)
-                                        : Matrix<const T>(ws.A[l - 1].data() + c.begin, layer.n_prev, c.size, false, ws.m);
+        const Matrix<const T> A_prev = input_of(l, X, ws).block(0, c.begin, layer.n_prev, c.size);
         blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), Matrix<T>(dW, layer.n, layer.n_prev));
     }
 
