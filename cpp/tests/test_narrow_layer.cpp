@@ -78,9 +78,6 @@ std::vector<std::pair<index, index>> sizes_with_instances() {
     return sizes;
 }
 
-template <class T>
-std::vector<T> rows_of_owned(const Owned<T>& M) { return rows_of<T>(Matrix<const T>(M.view)); }
-
 TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
     using T = TypeParam;
     const auto widths = vector_widths();
@@ -173,7 +170,7 @@ TYPED_TEST(NarrowLayer, BackwardMatchesNaive) {
                                 << "the first layer's input changed at " << k;
                     } else {
                         const Owned<T>& got = apart ? out : A;
-                        EXPECT_TRUE(close(rows_of_owned(got), e.dZ_prev, 0.0, e.dZ_prev_tol)) << "dZ_prev";
+                        EXPECT_TRUE(close(rows_of<T>(got.view), e.dZ_prev, 0.0, e.dZ_prev_tol)) << "dZ_prev";
                         // the padding past each row stays as it was (NaN)
                         for (index k = 0; k < n_prev; ++k)
                             for (index j = m; j < got.view.ld; ++j)
