@@ -115,53 +115,71 @@ def cpu_model():
 # ------------------------------------------------------------------------------------------ one row
 
 
-def run_row(impl, variant, w, dtype, threads, data, args):
-    """Check run, calibration, timed repeats. Never raises: failures become the row's status."""
-    row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
-           "threads": threads, "status": "ok"}
+def run_rows(impl, variant, w, dtype, thread_settings, data, args):
+    """One row per thread setting: check run, calibration, then timed repeats. The settings' timed calls
+    alternate (default, 1, default, 1, ...), so that the machine's drift (15-40% within an hour on a shared
+    machine) falls on every setting alike: the "n threads not slower than 1" targets compare these rows
+    with each other, and run one after the other they differed by that drift alone (tiny networks, whose
+    loop is the same one-thread loop on either setting, read 0.92-1.15). Never raises: failures become the
+    row's status."""
     X, Y, params0 = data[np.dtype(dtype).name]
     X64, Y64, _ = data["float64"]
-    try:
-        runner = make_runner(impl, w, X, Y, params0, dtype, variant)
-    except PeerUnavailable as e:
-        row["status"] = str(e)
-        return row
-    try:
-        with thread_limit(threads):
-            check_iters = w.check_iterations if not args.quick else max(2, w.check_iterations // 4)
-            runner.reset()
-            runner.train(check_iters)
-            row["check_iterations"] = check_iters
-            row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
-            if impl == "nn":
-                row["check_path"] = runner.path_used
-            # the call that sizes the timed ones is a second, warm one: the first also pays one-off costs
-            # (thread start-up, first-touch page faults), and a slow estimate here gave fewer iterations per
-            # timed call, so more of the per-call setup in each iteration (cat's Gram rows: 1 against 2 threads
-            # differed by 18% on that alone)
-            runner.reset()
-            t = time.perf_counter()
-            runner.train(check_iters)
-            per_iter = (time.perf_counter() - t) / check_iters
-            n = int(min(args.max_iterations, max(args.min_iterations, math.ceil(args.target / per_iter))))
-            times = []
-            for _ in range(args.repeats):
+    rows, timed = [], []
+    for threads, label in thread_settings:
+        row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
+               "threads": label, "status": "ok"}
+        rows.append(row)
+        try:
+            runner = make_runner(impl, w, X, Y, params0, dtype, variant)
+        except PeerUnavailable as e:
+            row["status"] = str(e)
+            continue
+        try:
+            with thread_limit(threads):
+                check_iters = w.check_iterations if not args.quick else max(2, w.check_iterations // 4)
                 runner.reset()
-                gc.collect()
+                runner.train(check_iters)
+                row["check_iterations"] = check_iters
+                row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
+                if impl == "nn":
+                    row["check_path"] = runner.path_used
+                # the call that sizes the timed ones is a second, warm one: the first also pays one-off costs
+                # (thread start-up, first-touch page faults), and a slow estimate here gave fewer iterations
+                # per timed call, so more of the per-call setup in each iteration (cat's Gram rows: 1 against
+                # 2 threads differed by 18% on that alone)
+                runner.reset()
                 t = time.perf_counter()
-                runner.train(n)
-                times.append(time.perf_counter() - t)
-            row["iterations"] = n
-            row["times"] = times
-            row["seconds_per_iteration"] = statistics.median(times) / n
-            row["gflops"] = useful_flops(w.layer_dims, w.m) / row["seconds_per_iteration"] / 1e9
-            if impl == "nn":
-                row["path"] = runner.path_used
-                if runner.path_used not in (None, variant):
-                    row["impl"] += f"->{runner.path_used}"      # what "auto" chose for the timed calls
-    except Exception as e:  # noqa: BLE001  (a broken peer must not stop the benchmark)
-        row["status"] = f"error: {type(e).__name__}: {e}"[:200]
-    return row
+                runner.train(check_iters)
+                per_iter = (time.perf_counter() - t) / check_iters
+            row["iterations"] = int(min(args.max_iterations, max(args.min_iterations,
+                                                                 math.ceil(args.target / per_iter))))
+            row["times"] = []
+            timed.append((row, runner, threads))
+        except Exception as e:  # noqa: BLE001  (a broken peer must not stop the benchmark)
+            row["status"] = f"error: {type(e).__name__}: {e}"[:200]
+    for _ in range(args.repeats):
+        for row, runner, threads in timed:
+            if row["status"] != "ok":
+                continue
+            try:
+                with thread_limit(threads):
+                    runner.reset()
+                    gc.collect()
+                    t = time.perf_counter()
+                    runner.train(row["iterations"])
+                    row["times"].append(time.perf_counter() - t)
+            except Exception as e:  # noqa: BLE001
+                row["status"] = f"error: {type(e).__name__}: {e}"[:200]
+    for row, runner, _ in timed:
+        if row["status"] != "ok":
+            continue
+        row["seconds_per_iteration"] = statistics.median(row["times"]) / row["iterations"]
+        row["gflops"] = useful_flops(w.layer_dims, w.m) / row["seconds_per_iteration"] / 1e9
+        if impl == "nn":
+            row["path"] = runner.path_used
+            if runner.path_used not in (None, variant):
+                row["impl"] += f"->{runner.path_used}"      # what "auto" chose for the timed calls
+    return rows
 
 
 def memory_probe(impl, variant, w, dtype):
@@ -364,19 +382,20 @@ def main(argv=None):
         cost0 = cost64(data["float64"][0], data["float64"][1], data["float64"][2], w.activations)
         before = measure_peaks(thread_settings, args.dtypes, peak_repeats)
         first = len(rows)
-        for n, label in thread_settings:
-            for dt in args.dtypes:
-                for impl in args.peers:
-                    for variant in (variants if impl == "nn" else [None]):
-                        row = run_row(impl, variant, w, np.dtype(dt), n, data, args)
-                        row["threads"] = label
+        for dt in args.dtypes:
+            for impl in args.peers:
+                for variant in (variants if impl == "nn" else [None]):
+                    for row in run_rows(impl, variant, w, np.dtype(dt), thread_settings, data, args):
                         row["cost0"] = cost0
                         row["x_bytes"] = x_bytes(w, np.dtype(dt))
                         rows.append(row)
-                        log(f"  {w.name:9} {row['impl']:18} {dt:7} {label:>2} thr: "
+                        log(f"  {w.name:9} {row['impl']:18} {dt:7} {row['threads']:>2} thr: "
                             + (fmt_time(row["seconds_per_iteration"]) + "/iter" if row["status"] == "ok"
                                else row["status"]))
         del data
+        # the table lists a workload's rows by thread setting, then dtype, then implementation
+        order = [label for _, label in thread_settings]
+        rows[first:] = sorted(rows[first:], key=lambda r: order.index(r["threads"]))
         after = measure_peaks(thread_settings, args.dtypes, peak_repeats)
         for r in rows[first:]:
             key = (r["dtype"], r["threads"])

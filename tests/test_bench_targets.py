@@ -69,13 +69,61 @@ def test_report_counts_and_missing_file(tmp_path):
         targets.main([str(tmp_path / "none.json")])
 
 
-def test_percent_of_peak_uses_the_peak_measured_next_to_the_workload():
+def load_compare():
     spec_c = importlib.util.spec_from_file_location(
         "compare", Path(__file__).resolve().parents[1] / "bench" / "compare.py")
     compare = importlib.util.module_from_spec(spec_c)
     spec_c.loader.exec_module(compare)
+    return compare
+
+
+def test_percent_of_peak_uses_the_peak_measured_next_to_the_workload():
+    compare = load_compare()
     rows = [row("wide", "nn primal", "float64", 2, 1.0, gflops=80.0, peak_gflops=100.0),
             row("deep", "nn primal", "float64", 2, 1.0, gflops=80.0)]  # no peak of its own: the start's
     compare.add_derived(rows, {("float64", 2): 160.0})
     assert rows[0]["percent_of_peak"] == pytest.approx(80.0)
     assert rows[1]["percent_of_peak"] == pytest.approx(50.0)
+
+
+def test_timed_calls_of_the_thread_settings_alternate(monkeypatch):
+    """The "n threads not slower than 1" targets compare two rows: their timed calls must take turns, so that
+    the machine's drift falls on both alike."""
+    compare = load_compare()
+    calls, current = [], [None]
+
+    class Limit:
+        def __init__(self, threads):
+            self.threads = threads
+
+        def __enter__(self):
+            current[0] = self.threads
+
+        def __exit__(self, *exc):
+            current[0] = None
+
+    class Runner:
+        path_used = None
+
+        def reset(self):
+            pass
+
+        def train(self, n):
+            calls.append((current[0], n))
+
+        def params(self):
+            return []
+
+    monkeypatch.setattr(compare, "thread_limit", Limit)
+    monkeypatch.setattr(compare, "make_runner", lambda *a: Runner())
+    monkeypatch.setattr(compare, "cost64", lambda *a: 0.5)
+    w = compare.WORKLOADS["planar"]
+    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=3, min_iterations=3, max_iterations=50)
+    data = {"float64": (None, None, None)}
+    rows = compare.run_rows("nn", None, w, compare.np.float64, [(None, 2), (1, 1)], data, args)
+    assert [r["threads"] for r in rows] == [2, 1] and all(r["status"] == "ok" for r in rows)
+    assert all(len(r["times"]) == 3 and r["iterations"] == 50 for r in rows)
+    timed = [threads for threads, n in calls if n == 50]
+    assert timed == [None, 1, None, 1, None, 1]
+    # each setting's check and calibration calls run under its own thread limit, before any timed call
+    assert calls[:4] == [(None, w.check_iterations)] * 2 + [(1, w.check_iterations)] * 2
