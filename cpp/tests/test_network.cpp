@@ -125,7 +125,8 @@ struct Case {
     std::vector<index> dims;
     index m;
 };
-const Case cases[] = {{{5, 4, 3, 1}, 7}, {{6, 9, 3, 1}, 41}, {{3, 1}, 1}, {{1, 1}, 1}, {{4, 6, 2}, 5}, {{6, 1, 3, 1}, 3}, {{2, 4, 1}, 400}};
+const Case cases[] = {{{5, 4, 3, 1}, 7}, {{6, 9, 3, 1}, 41}, {{3, 1}, 1}, {{1, 1}, 1}, {{4, 6, 2}, 5}, {{6, 1, 3, 1}, 3}, {{2, 4, 1}, 400},
+                      {{3, 5, 4, 4, 1}, 40}};
 
 template <class T>
 std::vector<Activation> acts_for(const Case& c, Activation hidden) {
@@ -330,24 +331,36 @@ TYPED_TEST(NetworkT, WorkspaceSizes) {
     }
 }
 
-// A team forms dW from per-thread parts only where the parts cost little next to the activations: yes on
-// deep's [256] * 9 (1 MB of parts for 38 MB), no on wide's [784, 512, 256, 1], whose fit must add less than X.
-TYPED_TEST(NetworkT, GradientPartsOnlyWhereTheyCostLittleMemory) {
+// A team forms each layer's dW from per-thread parts kept in memory that backward no longer needs (the buffer
+// of the layer above, else the layer below's dW and db), and shares the product where neither has room.
+TYPED_TEST(NetworkT, GradientPartsGoWhereMemoryIsDead) {
     using T = TypeParam;
+    using Net = Network<T>;
+    using P = typename Net::PartsIn;
     std::vector<index> deep(10, 256);
     deep.back() = 1;
     std::vector<Activation> acts(9, Activation::tanh);
     acts.back() = Activation::sigmoid;
-    Network<T> d(deep, acts);
-    for (int slices : {1, 2}) {
+    Net d(deep, acts);
+    for (int slices : {1, 2, 3}) {
+        SCOPED_TRACE("deep, slices " + std::to_string(slices));
         const auto ws = d.make_workspace(2048, slices);
-        EXPECT_EQ(ws.partial_gradients, slices == 2);
-        EXPECT_EQ(ws.gradient_parts.size(), slices == 2 ? 2u * (256 * 256 + 256) : 0u);
+        EXPECT_EQ(ws.partial_gradients, slices > 1);
+        for (index l = 0; l < 7; ++l) EXPECT_EQ(d.gradient_parts_place(l, ws), slices > 1 ? P::above : P::nowhere);
+        // two threads' parts of a 256 x 256 dW do not fit in the layer below's 256 x 256
+        EXPECT_EQ(d.gradient_parts_place(7, ws), slices == 2 ? P::below : P::nowhere);
+        EXPECT_EQ(d.gradient_parts_place(8, ws), slices > 1 ? P::below : P::nowhere);
     }
-    Network<T> w({784, 512, 256, 1}, {Activation::relu, Activation::relu, Activation::sigmoid});
+    Net w({784, 512, 256, 1}, {Activation::relu, Activation::relu, Activation::sigmoid});
     const auto ws = w.make_workspace(8192, 2);
-    EXPECT_FALSE(ws.partial_gradients);
-    EXPECT_TRUE(ws.gradient_parts.empty());
+    EXPECT_EQ(w.gradient_parts_place(0, ws), P::above);
+    EXPECT_EQ(w.gradient_parts_place(1, ws), P::below);
+    EXPECT_EQ(w.gradient_parts_place(2, ws), P::below);
+    // room for one thread's part of [3, 5, 4, 1]'s first layer (5 x 3 + 5) in the buffer above (4 x 5), not two;
+    // the first layer has nothing below
+    Net n({3, 5, 4, 1}, {Activation::relu, Activation::relu, Activation::sigmoid});
+    EXPECT_EQ(n.gradient_parts_place(0, n.make_workspace(5, 2)), P::above);
+    EXPECT_EQ(n.gradient_parts_place(0, n.make_workspace(5, 3)), P::nowhere);
 }
 
 TYPED_TEST(NetworkT, InvalidArgumentsThrow) {

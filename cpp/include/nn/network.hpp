@@ -61,12 +61,6 @@ inline constexpr index slice_min_columns = 128;
 // [128, 32, 1] on 512 (12.7 Mflop) already gained from the second thread (170 against 139 us).
 inline constexpr double one_thread_max_flops = double(1 << 22);
 
-// A team forms its weight gradients in per-thread parts (Workspace::partial_gradients) when those parts take no
-// more than this fraction of the activations' memory: deep's [256] * 9 on 2048 examples adds 1 MB to 38 MB,
-// while wide's [784, 512, 256, 1] would add 6.4 MB to 50 MB, which its fit has no room for (it must add less
-// than X, 51 MB).
-inline constexpr index partial_gradients_fraction = 16;
-
 // A first layer is streamed (streamed_first_layer.hpp) only when it does at least this share of an iteration's
 // flops: the rest of the network then runs with OpenBLAS at one thread.
 inline constexpr double streamed_min_share = 0.9;
@@ -85,11 +79,9 @@ struct Workspace {
     Buffer<T> Z1_parts;             // (threads x n[1] x m): each thread's part of W[1] X
     Buffer<T> dZT;                  // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
     bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
-    // With a team (slices > 1): each thread forms dW[l], db[l] over its own columns, threads 1.. into their
-    // parts here (two sets, alternating by layer), and the team sums them (see begin_partial_gradients).
+    // With a team (slices > 1): each thread forms dW[l], db[l] over its own columns, threads 1.. into parts
+    // held in memory that is dead at that point, and the team sums them (see gradient_parts_place).
     bool partial_gradients = false;
-    Buffer<T> gradient_parts;
-    index part_size = 0;            // one part: the largest dW, then the largest db
 };
 
 // What a call of Network::train did.
@@ -145,28 +137,41 @@ class Network {
                        : std::min(widest,
                                   std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
         if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block * ws.slices));
-        if (ws.slices > 1 && 2 * (ws.slices - 1) * gradient_part_size() * partial_gradients_fraction <= activations)
-            begin_partial_gradients(ws);
+        begin_partial_gradients(ws);
         return ws;
-    }
-
-    // One thread's part of a layer's gradients: room for the largest dW and then the largest db.
-    index gradient_part_size() const {
-        index max_w = 0, max_n = 0;
-        for (const auto& layer : layers_) max_w = std::max(max_w, layer.n * layer.n_prev), max_n = std::max(max_n, layer.n);
-        return max_w + max_n;
     }
 
     // Have a team form dW[l] and db[l] from each thread's own columns (partial_gradients above), instead of
     // sharing each product over all m columns: a thread then packs only its own columns of dZ[l] and A[l-1]
     // for OpenBLAS (the shared split packed all of A[l-1] in every thread), and needs nobody else's columns,
-    // so one barrier per layer (before the sum) replaces two. Costs 2 (slices - 1) parts of memory. On deep
-    // (C++ driver, 2 threads, medians of 6 alternating runs) an iteration took 66.2 against 68.1 ms in float64
-    // and 29.9 against 31.9 ms in float32; OpenBLAS's packing went from 17% of the cycles to 14%.
-    void begin_partial_gradients(Workspace<T>& ws) const {
-        ws.partial_gradients = ws.slices > 1;
-        ws.part_size = gradient_part_size();
-        ws.gradient_parts.assign(static_cast<std::size_t>(2 * std::max(0, ws.slices - 1) * ws.part_size), T(0));
+    // so one barrier per layer (before the sum) replaces two. On deep (C++ driver, 2 threads, medians of 6
+    // alternating runs) an iteration took 66.2 against 68.1 ms in float64 and 29.9 against 31.9 ms in float32;
+    // OpenBLAS's packing went from 17% of the cycles to 14%.
+    void begin_partial_gradients(Workspace<T>& ws) const { ws.partial_gradients = ws.slices > 1; }
+
+    // Where threads 1.. of the team put their parts of layer l's gradients (0-based l; the layer is layers_[l]).
+    // The parts cost no memory, as wide's fit has none to spare (it must add less than X, and its activations
+    // alone are 0.98 X); they go into memory that backward no longer needs:
+    //  - above: the buffer of the layer above, ws.A[l+1]. It holds that layer's dZ, which is dead once every
+    //    thread has formed its columns of layer l's dZ from it, until the next forward;
+    //  - below: the layer below's dW and db. Until backward reaches that layer they hold only the parameters
+    //    before the last step, which undo_step no longer needs once backward has begun.
+    // Where neither has room (with more threads), the layer shares each product over all columns instead.
+    // deep's [256] * 9 on 2048 examples takes above for its first seven layers and below for the last two,
+    // wide's [784, 512, 256, 1] on 8192 above for its first layer and below for the other two.
+    enum class PartsIn { nowhere, above, below };
+
+    PartsIn gradient_parts_place(index l, const Workspace<T>& ws) const {
+        // (plan_threads never gives a team the Gram or the streamed first layer, whose dW[1] is formed elsewhere)
+        if (!ws.partial_gradients || ws.gram.active || ws.streamed) return PartsIn::nowhere;
+        const Layer<T>& layer = layers_[l];
+        const index others = ws.slices - 1;
+        if (l + 1 < L() && others * (layer.n * layer.n_prev + layer.n) <= static_cast<index>(ws.A[l + 1].size()))
+            return PartsIn::above;
+        if (l > 0 && others * layer.n * layer.n_prev <= static_cast<index>(layers_[l - 1].dW.size()) &&
+            others * layer.n <= static_cast<index>(layers_[l - 1].db.size()))
+            return PartsIn::below;
+        return PartsIn::nowhere;
     }
 
     // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit or a few, X stored by rows, a
@@ -334,22 +339,30 @@ class Network {
             const index at = i * ws.m + c.begin;
             cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, c.size);
         }
-        if (S > 1 && ws.partial_gradients) {
-            for (index l = L() - 1; l >= 0; --l) {
-                gradient_part(l, X, ws, s, c);  // this thread's columns of dZ[l] and A[l-1] only ...
+        // Whether the team must meet before a layer's parts are written: after a shared layer, threads may still
+        // be reading the dZ in the buffer that takes the parts; after parts summed in dW[l-1] and db[l-1], thread
+        // 0 must not write its share of layer l-1 there before the sum is done.
+        bool meet = true;
+        for (index l = L() - 1; l >= 0; --l) {
+            const PartsIn place = S > 1 ? gradient_parts_place(l, ws) : PartsIn::nowhere;
+            if (place != PartsIn::nowhere) {
+                if (meet) {
+#pragma omp barrier
+                }
+                gradient_part(l, X, ws, s, c, place);  // this thread's columns of dZ[l] and A[l-1] only ...
                 if (l > 0) backward_to_previous(l, ws, c, dA_buf);
 #pragma omp barrier
-                sum_gradient_parts(l, ws, s, S);  // ... so the team meets only to add the parts
+                sum_gradient_parts(l, ws, s, S, place);  // ... so the team meets only to add the parts
+                meet = place == PartsIn::below;
+                continue;
             }
-            return;
-        }
-        for (index l = L() - 1; l >= 0; --l) {
 #pragma omp barrier
             if (S == 1 && backward_narrow(l, X, ws)) continue;
             weight_gradients(l, X, ws, s, S);  // reads every column of dZ[l] and A[l-1] ...
             if (l == 0) break;
 #pragma omp barrier
             backward_to_previous(l, ws, c, dA_buf);  // ... then overwrites A[l-1]
+            meet = true;
         }
     }
 
@@ -411,32 +424,45 @@ class Network {
     }
 
     // dW[l] = dZ[l] A[l-1]^T / m and db[l] over thread s's columns c only: thread 0's into the layer's dW and db,
-    // the others' into their part (of the set for l's parity: the team may still be adding up the set of l + 1).
-    void gradient_part(index l, Matrix<const T> X, Workspace<T>& ws, int s, Slice c) {
+    // the others' into their part (see gradient_parts_place).
+    void gradient_part(index l, Matrix<const T> X, Workspace<T>& ws, int s, Slice c, PartsIn place) {
         Layer<T>& layer = layers_[l];
         const T inv_m = T(1) / static_cast<T>(ws.m);
-        T* dW = s == 0 ? layer.dW.data() : gradient_part_of(ws, l, s);
-        T* db = s == 0 ? layer.db.data() : dW + layer.n * layer.n_prev;  // a part holds dW, then db
+        const GradientPart part = gradient_part_of(ws, l, s, place);
         Matrix<const T> dZ(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
-        row_sums<T>(dZ, inv_m, db);
+        row_sums<T>(dZ, inv_m, part.db);
         const Matrix<const T> A_prev = input_of(l, X, ws).block(0, c.begin, layer.n_prev, c.size);
-        blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), Matrix<T>(dW, layer.n, layer.n_prev));
+        blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), Matrix<T>(part.dW, layer.n, layer.n_prev));
     }
 
-    T* gradient_part_of(Workspace<T>& ws, index l, int s) const {
-        return ws.gradient_parts.data() + ((l % 2) * (ws.slices - 1) + (s - 1)) * ws.part_size;
+    struct GradientPart {
+        T* dW;
+        T* db;
+    };
+
+    // Thread s's part of layer l's gradients: thread 0's is the layer's own dW and db.
+    GradientPart gradient_part_of(Workspace<T>& ws, index l, int s, PartsIn place) {
+        Layer<T>& layer = layers_[l];
+        if (s == 0) return {layer.dW.data(), layer.db.data()};
+        const index w = layer.n * layer.n_prev;
+        if (place == PartsIn::above) {  // dW, then db
+            T* p = ws.A[l + 1].data() + (s - 1) * (w + layer.n);
+            return {p, p + w};
+        }
+        Layer<T>& below = layers_[l - 1];
+        return {below.dW.data() + (s - 1) * w, below.db.data() + (s - 1) * layer.n};
     }
 
     // dW[l] += the other threads' parts, and db[l] likewise: thread s adds its share of the rows.
-    void sum_gradient_parts(index l, Workspace<T>& ws, int s, int S) {
+    void sum_gradient_parts(index l, Workspace<T>& ws, int s, int S, PartsIn place) {
         Layer<T>& layer = layers_[l];
         const Slice r = slice(layer.n, s, S);
         T* dW = layer.dW.data() + r.begin * layer.n_prev;
         T* db = layer.db.data() + r.begin;
         for (int t = 1; t < S; ++t) {
-            const T* part = gradient_part_of(ws, l, t);
-            add<T>(dW, part + r.begin * layer.n_prev, dW, r.size * layer.n_prev);
-            add<T>(db, part + layer.n * layer.n_prev + r.begin, db, r.size);
+            const GradientPart part = gradient_part_of(ws, l, t, place);
+            add<T>(dW, part.dW + r.begin * layer.n_prev, dW, r.size * layer.n_prev);
+            add<T>(db, part.db + r.begin, db, r.size);
         }
     }
 
