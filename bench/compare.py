@@ -115,17 +115,19 @@ def cpu_model():
 # ------------------------------------------------------------------------------------------ one row
 
 
-def run_rows(impl, variant, w, dtype, thread_settings, data, args):
-    """One row per thread setting: check run, calibration, then timed repeats. The settings' timed calls
-    alternate (default, 1, default, 1, ...), so that the machine's drift (15-40% within an hour on a shared
-    machine) falls on every setting alike: the "n threads not slower than 1" targets compare these rows
-    with each other, and run one after the other they differed by that drift alone (tiny networks, whose
-    loop is the same one-thread loop on either setting, read 0.92-1.15). Never raises: failures become the
-    row's status."""
+def run_rows(specs, w, dtype, data, args):
+    """One row per spec (impl, variant, threads, thread label) of one workload and dtype: each row's check run
+    and calibration, then the timed calls in turns, one call of every row per round (A B C ..., A B C ...).
+    Every ratio the table gives compares rows of one workload and dtype (a peer against nn, one thread count
+    against another), so the machine's drift (15-40% within an hour on a shared machine) then falls on both
+    sides alike. Run one row after another it did not: the "n threads not slower than 1" checks of the tiny
+    networks, whose loop is the same one-thread loop on either setting, read 0.92-1.15 from run to run, and
+    two rows running the very same code (wide "nn auto" and "nn primal") differed by 9%. Never raises:
+    failures become the row's status."""
     X, Y, params0 = data[np.dtype(dtype).name]
     X64, Y64, _ = data["float64"]
     rows, timed = [], []
-    for threads, label in thread_settings:
+    for impl, variant, threads, label in specs:
         row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
                "threads": label, "status": "ok"}
         rows.append(row)
@@ -154,11 +156,11 @@ def run_rows(impl, variant, w, dtype, thread_settings, data, args):
             row["iterations"] = int(min(args.max_iterations, max(args.min_iterations,
                                                                  math.ceil(args.target / per_iter))))
             row["times"] = []
-            timed.append((row, runner, threads))
+            timed.append((row, runner, threads, impl, variant))
         except Exception as e:  # noqa: BLE001  (a broken peer must not stop the benchmark)
             row["status"] = f"error: {type(e).__name__}: {e}"[:200]
     for _ in range(args.repeats):
-        for row, runner, threads in timed:
+        for row, runner, threads, _, _ in timed:
             if row["status"] != "ok":
                 continue
             try:
@@ -170,7 +172,7 @@ def run_rows(impl, variant, w, dtype, thread_settings, data, args):
                     row["times"].append(time.perf_counter() - t)
             except Exception as e:  # noqa: BLE001
                 row["status"] = f"error: {type(e).__name__}: {e}"[:200]
-    for row, runner, _ in timed:
+    for row, runner, _, impl, variant in timed:
         if row["status"] != "ok":
             continue
         row["seconds_per_iteration"] = statistics.median(row["times"]) / row["iterations"]
@@ -382,16 +384,15 @@ def main(argv=None):
         cost0 = cost64(data["float64"][0], data["float64"][1], data["float64"][2], w.activations)
         before = measure_peaks(thread_settings, args.dtypes, peak_repeats)
         first = len(rows)
+        specs = [(impl, variant, n, label) for n, label in thread_settings for impl in args.peers
+                 for variant in (variants if impl == "nn" else [None])]
         for dt in args.dtypes:
-            for impl in args.peers:
-                for variant in (variants if impl == "nn" else [None]):
-                    for row in run_rows(impl, variant, w, np.dtype(dt), thread_settings, data, args):
-                        row["cost0"] = cost0
-                        row["x_bytes"] = x_bytes(w, np.dtype(dt))
-                        rows.append(row)
-                        log(f"  {w.name:9} {row['impl']:18} {dt:7} {row['threads']:>2} thr: "
-                            + (fmt_time(row["seconds_per_iteration"]) + "/iter" if row["status"] == "ok"
-                               else row["status"]))
+            for row in run_rows(specs, w, np.dtype(dt), data, args):
+                row["cost0"] = cost0
+                row["x_bytes"] = x_bytes(w, np.dtype(dt))
+                rows.append(row)
+                log(f"  {w.name:9} {row['impl']:18} {dt:7} {row['threads']:>2} thr: "
+                    + (fmt_time(row["seconds_per_iteration"]) + "/iter" if row["status"] == "ok" else row["status"]))
         del data
         # the table lists a workload's rows by thread setting, then dtype, then implementation
         order = [label for _, label in thread_settings]

@@ -86,9 +86,9 @@ def test_percent_of_peak_uses_the_peak_measured_next_to_the_workload():
     assert rows[1]["percent_of_peak"] == pytest.approx(50.0)
 
 
-def test_timed_calls_of_the_thread_settings_alternate(monkeypatch):
-    """The "n threads not slower than 1" targets compare two rows: their timed calls must take turns, so that
-    the machine's drift falls on both alike."""
+def test_timed_calls_of_the_rows_take_turns(monkeypatch):
+    """Every ratio of the table compares rows of one workload and dtype (a peer against nn, 1 thread against
+    the default): their timed calls must take turns, so that the machine's drift falls on all of them alike."""
     compare = load_compare()
     calls, current = [], [None]
 
@@ -105,25 +105,29 @@ def test_timed_calls_of_the_thread_settings_alternate(monkeypatch):
     class Runner:
         path_used = None
 
+        def __init__(self, impl):
+            self.impl = impl
+
         def reset(self):
             pass
 
         def train(self, n):
-            calls.append((current[0], n))
+            calls.append((self.impl, current[0], n))
 
         def params(self):
             return []
 
     monkeypatch.setattr(compare, "thread_limit", Limit)
-    monkeypatch.setattr(compare, "make_runner", lambda *a: Runner())
+    monkeypatch.setattr(compare, "make_runner", lambda impl, *a: Runner(impl))
     monkeypatch.setattr(compare, "cost64", lambda *a: 0.5)
     w = compare.WORKLOADS["planar"]
     args = compare.argparse.Namespace(quick=False, target=1.0, repeats=3, min_iterations=3, max_iterations=50)
     data = {"float64": (None, None, None)}
-    rows = compare.run_rows("nn", None, w, compare.np.float64, [(None, 2), (1, 1)], data, args)
-    assert [r["threads"] for r in rows] == [2, 1] and all(r["status"] == "ok" for r in rows)
-    assert all(len(r["times"]) == 3 and r["iterations"] == 50 for r in rows)
-    timed = [threads for threads, n in calls if n == 50]
-    assert timed == [None, 1, None, 1, None, 1]
-    # each setting's check and calibration calls run under its own thread limit, before any timed call
-    assert calls[:4] == [(None, w.check_iterations)] * 2 + [(1, w.check_iterations)] * 2
+    specs = [("nn", None, None, 2), ("torch", None, None, 2), ("nn", None, 1, 1), ("torch", None, 1, 1)]
+    rows = compare.run_rows(specs, w, compare.np.float64, data, args)
+    assert [(r["impl"], r["threads"]) for r in rows] == [("nn", 2), ("torch", 2), ("nn", 1), ("torch", 1)]
+    assert all(r["status"] == "ok" and len(r["times"]) == 3 and r["iterations"] == 50 for r in rows)
+    timed = [(impl, threads) for impl, threads, n in calls if n == 50]
+    assert timed == [("nn", None), ("torch", None), ("nn", 1), ("torch", 1)] * 3
+    # each row's check and calibration calls run under its own thread limit, before any timed call
+    assert calls[:8] == [(impl, threads, w.check_iterations) for impl, _, threads, _ in specs for _ in range(2)]
