@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -361,6 +362,22 @@ TYPED_TEST(NetworkT, GradientPartsGoWhereMemoryIsDead) {
     Net n({3, 5, 4, 1}, {Activation::relu, Activation::relu, Activation::sigmoid});
     EXPECT_EQ(n.gradient_parts_place(0, n.make_workspace(5, 2)), P::above);
     EXPECT_EQ(n.gradient_parts_place(0, n.make_workspace(5, 3)), P::nowhere);
+}
+
+// Every buffer starts on a 64-byte boundary, and one of 4 MiB or more on a 2 MiB one (where a huge page can
+// back it); a buffer just below the size keeps the small alignment, and each is freed with its own.
+TYPED_TEST(NetworkT, BuffersAreAlignedForTheirSize) {
+    using T = TypeParam;
+    const std::size_t big = huge_buffer_min_bytes / sizeof(T);
+    for (std::size_t n : {std::size_t(1), std::size_t(1000), big - 1, big, 3 * big + 5}) {
+        Buffer<T> b(n, T(2));
+        const auto at = reinterpret_cast<std::uintptr_t>(b.data());
+        EXPECT_EQ(at % (n >= big ? huge_page_bytes : buffer_alignment), 0u) << n;
+        EXPECT_EQ(b.front() + b.back(), T(4)) << n;
+        b.resize(n / 2 + 1);
+        b.shrink_to_fit();  // reallocates, freeing with the alignment it was allocated with
+        EXPECT_EQ(b.front(), T(2));
+    }
 }
 
 TYPED_TEST(NetworkT, InvalidArgumentsThrow) {
