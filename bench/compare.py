@@ -336,7 +336,10 @@ def main(argv=None):
                     help="thread settings: 'default' and/or integers")
     ap.add_argument("--target", type=float, default=None, help="seconds per timed call (default 1, quick 0.15)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 3, quick 1)")
-    ap.add_argument("--min-iterations", type=int, default=3)
+    ap.add_argument("--min-iterations", type=int, default=None,
+                    help="fewest iterations of one timed call (default 10, quick 3): per-call work, such as the "
+                         "forward pass nn.fit makes for the cost of the parameters it reaches, then weighs at most "
+                         "a tenth of an iteration's worth per iteration (6 iterations a call gave wide 7%% more)")
     ap.add_argument("--max-iterations", type=int, default=2000000,
                     help="cap on the iterations of one timed call (high enough that planar's ~1 us iterations "
                          "still fill --target seconds: capped at 200000, its calls lasted 0.2 s and its 1 against "
@@ -349,6 +352,8 @@ def main(argv=None):
         args.target = 0.15 if args.quick else 1.0
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
+    if args.min_iterations is None:
+        args.min_iterations = 3 if args.quick else 10
 
     started = time.perf_counter()
     dflt = default_threads()
