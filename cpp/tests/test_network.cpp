@@ -188,10 +188,7 @@ TYPED_TEST(NetworkT, ForwardBackwardAndTrainingMatchNaive) {
                 const Vec X_ld = to_ld(rows_of<T>(X.view)), Y_ld = to_ld(Y);
                 auto ws = net.make_workspace(m, slices);
                 if (block) ws.block = std::min(ws.block, block);  // smaller blocks fit the buffer as allocated
-                if (parts)
-                    net.begin_partial_gradients(ws);
-                else
-                    ws.partial_gradients = false;
+                ws.partial_gradients = parts;  // (make_workspace sets it for every team)
 
                 // one forward: every hidden A[l], Z[L] (kept in the last buffer), the cost
                 net.forward(X.view, ws);

@@ -80,7 +80,13 @@ struct Workspace {
     Buffer<T> dZT;                  // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
     bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
     // With a team (slices > 1): each thread forms dW[l], db[l] over its own columns, threads 1.. into parts
-    // held in memory that is dead at that point, and the team sums them (see gradient_parts_place).
+    // held in memory that is dead at that point, and the team sums them (see gradient_parts_place), instead
+    // of sharing each product over all m columns. A thread then packs only its own columns of dZ[l] and
+    // A[l-1] for OpenBLAS (the shared split packed all of A[l-1] in every thread), and needs nobody else's
+    // columns, so one barrier per layer (before the sum) replaces two. On deep (C++ driver, 2 threads, medians
+    // of 6 alternating runs) an iteration took 66.2 against 68.1 ms in float64 and 29.9 against 31.9 ms in
+    // float32; OpenBLAS's packing went from 17% of the cycles to 14%. (Set by make_workspace; false shares
+    // every product, as the tests do to cover both.)
     bool partial_gradients = false;
 };
 
@@ -137,17 +143,9 @@ class Network {
                        : std::min(widest,
                                   std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
         if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block * ws.slices));
-        begin_partial_gradients(ws);
+        ws.partial_gradients = ws.slices > 1;
         return ws;
     }
-
-    // Have a team form dW[l] and db[l] from each thread's own columns (partial_gradients above), instead of
-    // sharing each product over all m columns: a thread then packs only its own columns of dZ[l] and A[l-1]
-    // for OpenBLAS (the shared split packed all of A[l-1] in every thread), and needs nobody else's columns,
-    // so one barrier per layer (before the sum) replaces two. On deep (C++ driver, 2 threads, medians of 6
-    // alternating runs) an iteration took 66.2 against 68.1 ms in float64 and 29.9 against 31.9 ms in float32;
-    // OpenBLAS's packing went from 17% of the cycles to 14%.
-    void begin_partial_gradients(Workspace<T>& ws) const { ws.partial_gradients = ws.slices > 1; }
 
     // Where threads 1.. of the team put their parts of layer l's gradients (0-based l; the layer is layers_[l]).
     // The parts cost no memory, as wide's fit has none to spare (it must add less than X, and its activations
