@@ -384,6 +384,8 @@ def main(argv=None):
     workloads = [WORKLOADS[name] for name in args.workloads]
     rows = []
     variants = nn_variants() if "nn" in args.peers else []
+    specs = [(impl, variant, n, label) for n, label in thread_settings for impl in args.peers
+             for variant in (variants if impl == "nn" else [None])]
     for w in workloads:
         data = {}
         for dt in set(args.dtypes) | {"float64"}:
@@ -392,8 +394,6 @@ def main(argv=None):
         cost0 = cost64(data["float64"][0], data["float64"][1], data["float64"][2], w.activations)
         before = measure_peaks(thread_settings, args.dtypes, peak_repeats)
         first = len(rows)
-        specs = [(impl, variant, n, label) for n, label in thread_settings for impl in args.peers
-                 for variant in (variants if impl == "nn" else [None])]
         for dt in args.dtypes:
             for row in run_rows(specs, w, np.dtype(dt), data, args):
                 row["cost0"] = cost0
