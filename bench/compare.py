@@ -26,8 +26,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from peers import (IMPLS, PeerUnavailable, installed, make_runner, nn_first_layer_supported,  # noqa: E402
-                   nn_variants, thread_limit)
-from workloads import WORKLOADS, cost64, initial_params, make_data, useful_flops, x_bytes  # noqa: E402
+                   nn_variants, products_apply, thread_limit)
+from workloads import WORKLOADS, call_flops, cost64, initial_params, make_data, useful_flops, x_bytes  # noqa: E402
 
 # Agreement of the final cost after the check iterations, relative to the float64 oracle (nn.reference in
 # float64 when it runs, else nn float64). See README "Agreement" for why these numbers.
@@ -78,7 +78,7 @@ def default_threads():
 def impl_label(impl, variant):
     if impl == "nn":
         return "nn" if variant is None else f"nn {variant}"
-    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn"}[impl]
+    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn", "products": "products alone"}[impl]
 
 
 def versions():
@@ -128,6 +128,8 @@ def run_rows(specs, w, dtype, data, args):
     X64, Y64, _ = data["float64"]
     rows, timed = [], []
     for impl, variant, threads, label in specs:
+        if impl == "products" and not products_apply(w):
+            continue  # a row of NumPy's call overhead would say nothing (peers.PRODUCTS_MIN_FLOPS)
         row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
                "threads": label, "status": "ok"}
         rows.append(row)
@@ -142,7 +144,8 @@ def run_rows(specs, w, dtype, data, args):
                 runner.reset()
                 runner.train(check_iters)
                 row["check_iterations"] = check_iters
-                row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
+                if runner.params() is not None:  # the products row trains nothing
+                    row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
                 if impl == "nn":
                     row["check_path"] = runner.path_used
                 # the call that sizes the timed ones is a second, warm one: the first also pays one-off costs
@@ -176,7 +179,7 @@ def run_rows(specs, w, dtype, data, args):
         if row["status"] != "ok":
             continue
         row["seconds_per_iteration"] = statistics.median(row["times"]) / row["iterations"]
-        row["gflops"] = useful_flops(w.layer_dims, w.m) / row["seconds_per_iteration"] / 1e9
+        row["gflops"] = call_flops(w.layer_dims, w.m, row["iterations"]) / statistics.median(row["times"]) / 1e9
         if impl == "nn":
             row["path"] = runner.path_used
             if runner.path_used not in (None, variant):
@@ -226,7 +229,7 @@ def add_derived(rows, peaks):
                 break
         if oracle is None and cands:
             oracle = cands[0]
-        if oracle is not None:
+        if oracle is not None and "cost" in r:
             r["oracle"] = f"{oracle['impl']} float64"
             r["cost_rel_diff"] = abs(r["cost"] - oracle["cost"]) / abs(oracle["cost"])
             r["agrees"] = r["cost_rel_diff"] <= RTOL[r["dtype"]]
@@ -238,6 +241,10 @@ def fmt_time(s):
     if s >= 1e-3:
         return f"{s * 1e3:.3f} ms"
     return f"{s * 1e6:.2f} us"
+
+
+def fmt_cost(x):
+    return "" if x is None else f"{x:.6g}"
 
 
 def fmt_ratio(x):
@@ -264,10 +271,14 @@ def render(rows, peaks, meta, workloads):
                  "machine distort the timings)")
     lines.append("matrix-multiply peak at the start (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
         f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
-    lines.append("s/iter: median over repeats of (one training call / its iterations), per-call setup included. "
-                 "x auto, x primal: this row's s/iter / nn's (first_layer=auto, resp. primal) s/iter for the "
-                 "same workload, dtype and threads (> 1: nn is faster). GFLOP/s: useful flops (forward + dW + "
-                 "dA_prev except layer 1) / s, the same count for every row; %peak: of the matmul peak for that "
+    lines.append("s/iter: median over repeats of (one training call / its iterations); a call is its iterations "
+                 "and the cost of the parameters they reach (one forward pass more), in every row, with per-call "
+                 "setup included. x auto, x primal: this row's s/iter / nn's (first_layer=auto, resp. primal) "
+                 "s/iter for the same workload, dtype and threads (> 1: nn is faster). GFLOP/s: useful flops of "
+                 "a call (forward + dW + dA_prev except layer 1 per iteration, and the final forward) / its "
+                 "time, the same count for every row; products alone: the workload's matrix products and "
+                 "nothing else, in NumPy's matmul, the floor of any implementation on this BLAS; %peak: of the "
+                 "matmul peak for that "
                  "dtype and thread count measured next to the workload (the higher of the measurements just "
                  "before and just after its rows, given on its line). cost: final cost after the check iterations; rel.diff: vs the float64 "
                  f"oracle (tolerance {RTOL['float64']:g} float64, {RTOL['float32']:g} float32, ! = outside). "
@@ -307,7 +318,7 @@ def render(rows, peaks, meta, workloads):
             lines.append(
                 f"{head} {r['iterations']:>6} {fmt_time(r['seconds_per_iteration']):>10} "
                 f"{fmt_ratio(r.get('ratio_vs_auto')):>7} {fmt_ratio(r.get('ratio_vs_primal')):>8} "
-                f"{r['gflops']:>8.2f} {r.get('percent_of_peak', float('nan')):>5.1f}% {r['cost']:>12.6g} "
+                f"{r['gflops']:>8.2f} {r.get('percent_of_peak', float('nan')):>5.1f}% {fmt_cost(r.get('cost')):>12} "
                 f"{diff:>9} {mem:>15}")
     bad = [r for r in rows if r["status"] == "ok" and r.get("agrees") is False]
     if bad:
@@ -337,9 +348,8 @@ def main(argv=None):
     ap.add_argument("--target", type=float, default=None, help="seconds per timed call (default 1, quick 0.15)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 3, quick 1)")
     ap.add_argument("--min-iterations", type=int, default=None,
-                    help="fewest iterations of one timed call (default 10, quick 3): per-call work, such as the "
-                         "forward pass nn.fit makes for the cost of the parameters it reaches, then weighs at most "
-                         "a tenth of an iteration's worth per iteration (6 iterations a call gave wide 7%% more)")
+                    help="fewest iterations of one timed call (default 10, quick 3), so that per-call setup "
+                         "weighs little per iteration")
     ap.add_argument("--max-iterations", type=int, default=2000000,
                     help="cap on the iterations of one timed call (high enough that planar's ~1 us iterations "
                          "still fill --target seconds: capped at 200000, its calls lasted 0.2 s and its 1 against "
@@ -414,7 +424,7 @@ def main(argv=None):
         if args.memory != "none":
             for r in rows:
                 is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
-                if (r["workload"] != w.name or r["status"] != "ok" or r["threads"] != thread_settings[0][1]
+                if (r["workload"] != w.name or r["impl"] == "products alone" or r["status"] != "ok" or r["threads"] != thread_settings[0][1]
                         or not (is_nn or args.memory == "all")):
                     continue
                 impl = {"nn.reference": "reference"}.get(r["impl"], r["impl"].split()[0])

@@ -2,7 +2,7 @@
 
     runner = make_runner(impl, workload, X, Y, params0, dtype)   # data already in `dtype`, X (n_x, m)
     runner.reset()          # untimed: back to params0 (fresh copies), build whatever the peer needs
-    runner.train(n)         # timed: n iterations of full-batch gradient descent
+    runner.train(n)         # timed: n iterations of full-batch gradient descent, and the final cost
     runner.params()         # untimed: [(W, b)] in the course layout, W (n[l], n[l-1]), b (n[l], 1)
 
 Every peer does the same maths: Z[l] = W[l] A[l-1] + b[l], hidden g, sigmoid output, mean binary
@@ -10,7 +10,15 @@ cross-entropy, plain gradient descent W -= lr dW with dW = dZ A_prev^T / m. None
 the reference skip it by design, PyTorch because X does not require grad, scikit-learn because its loop
 stops at layer 1).
 
-A peer whose package is not installed raises PeerUnavailable from make_runner.
+Every timed call does the same work: n iterations, then the cost of the parameters they reach, which takes
+one forward pass more. nn.fit and nn.reference.train report that cost themselves (nn's pass also checks the
+last step for divergence); PyTorch's and scikit-learn's loops compute the cost of the parameters before each
+step only, so their runners add the pass after the loop. Without it they did a forward pass less per call
+than nn: 4.5% of a call of wide's 10 iterations.
+
+A peer whose package is not installed raises PeerUnavailable from make_runner, and so does the products row
+(ProductsRunner: the workload's matrix products alone, one NumPy matmul each) on a workload it does not
+apply to.
 """
 import importlib.util
 import inspect
@@ -18,7 +26,15 @@ import warnings
 
 import numpy as np
 
-IMPLS = ("nn", "reference", "torch", "sklearn")
+from workloads import useful_flops
+
+IMPLS = ("nn", "reference", "torch", "sklearn", "products")
+
+# The products row runs where a workload's products are large enough to be most of its work and to make a floor
+# (see ProductsRunner): wide (2e10 useful flops per iteration) and deep (7e9). Not cat (2e8): nn calls the BLAS
+# otherwise there (split and streamed products of its 12288-feature layer) and took 1.5x less time than the
+# products as one NumPy matmul each; and for planar or logistic (1e4, 1e7) the row would time NumPy's calls.
+PRODUCTS_MIN_FLOPS = 1e9
 
 
 class PeerUnavailable(Exception):
@@ -132,6 +148,12 @@ class TorchRunner:
                 for x in flat:
                     x -= lr * x.grad
                     x.grad = None
+        with t.no_grad():  # the cost of the parameters reached
+            A = self.X
+            for l, (W, b) in enumerate(self.p):
+                Z = t.addmm(b, W, A)
+                A = Z if l == last else g(Z)
+            self.final_cost = float(F.binary_cross_entropy_with_logits(A, self.Y))
 
     def params(self):
         return [(W.detach().numpy().copy(), b.detach().numpy().copy()) for W, b in self.p]
@@ -190,9 +212,68 @@ class SklearnRunner:
             self.clf.fit(self.Xs, self.ys)
         if self.clf.n_iter_ != n:
             raise RuntimeError(f"MLPClassifier stopped after {self.clf.n_iter_} of {n} iterations")
+        # the cost of the parameters reached, through scikit-learn's own forward pass
+        p = self.clf.predict_proba(self.Xs)[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.final_cost = float(-np.mean(self.ys * np.log(p) + (1 - self.ys) * np.log1p(-p)))
 
     def params(self):
         return [(W.T.copy(), b.reshape(-1, 1).copy()) for W, b in zip(self.clf.coefs_, self.clf.intercepts_)]
+
+
+# -------------------------------------------------------------------------------------------- products
+
+
+def products_apply(workload):
+    return useful_flops(workload.layer_dims, workload.m) >= PRODUCTS_MIN_FLOPS
+
+
+class ProductsRunner:
+    """The matrix products of the workload's iterations and nothing else, one NumPy matmul each: the least
+    that an implementation calling this BLAS one product at a time must spend, and so a floor for nn's time
+    on networks whose time is their products (nn makes the same products, on its own threads or OpenBLAS's).
+
+    One iteration is the products every peer makes, in the course layout and in NumPy's matmul with `out=`
+    (its OpenBLAS, the one the matmul peak is measured with; transposes are flags, not copies): Z[l] = W[l]
+    A[l-1] for every layer, then dW[l] = dZ[l] A[l-1]^T, and dA[l-1] = W[l]^T dZ[l] except for layer 1. No
+    bias, activation, cost or update, and nothing is allocated in the loop; a call ends with the forward
+    products once more, as every runner ends with the final cost. The values are the products of
+    the initial weights (the forward outputs feed the next layer and the backward ones the layer below, from
+    a fixed dZ[L]); they stay finite and normal, so they time as the real ones. There are no parameters to
+    check: params() is None, and the row has no cost."""
+
+    def __init__(self, workload, X, Y, params0, dtype):
+        if not products_apply(workload):
+            raise PeerUnavailable("not run: its products are not where its time goes")
+        m, dims = X.shape[1], workload.layer_dims
+        self.X = X
+        self.W = [np.ascontiguousarray(W, dtype=dtype) for W, _ in params0]
+        self.Z = [np.empty((n, m), dtype) for n in dims[1:]]
+        self.dZ = [np.empty((n, m), dtype) for n in dims[1:]]
+        self.dW = [np.empty_like(W) for W in self.W]
+        self.dZ[-1][...] = np.random.default_rng(0).uniform(-0.5, 0.5, self.dZ[-1].shape)
+
+    def reset(self):
+        pass
+
+    def forward(self):
+        A = self.X
+        for W, Z in zip(self.W, self.Z):
+            np.matmul(W, A, out=Z)
+            A = Z
+
+    def train(self, n):
+        for _ in range(n):
+            self.forward()
+            for l in reversed(range(len(self.W))):
+                A_prev = self.X if l == 0 else self.Z[l - 1]
+                np.matmul(self.dZ[l], A_prev.T, out=self.dW[l])
+                if l > 0:
+                    np.matmul(self.W[l].T, self.dZ[l], out=self.dZ[l - 1])
+        self.forward()
+
+    def params(self):
+        return None
 
 
 def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
@@ -204,6 +285,8 @@ def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
         return TorchRunner(workload, X, Y, params0, dtype)
     if impl == "sklearn":
         return SklearnRunner(workload, X, Y, params0, dtype)
+    if impl == "products":
+        return ProductsRunner(workload, X, Y, params0, dtype)
     raise ValueError(impl)
 
 

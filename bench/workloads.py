@@ -108,5 +108,12 @@ def cost64(X, Y, params, activations):
     return float(np.mean(np.logaddexp(0, A) - Yd * A))
 
 
+def call_flops(layer_dims, m, iterations):
+    """Useful flops of one timed call: `iterations` iterations (useful_flops), and the forward products of the
+    cost of the parameters reached, which every runner computes (peers.py)."""
+    forward = sum(2 * layer_dims[l] * layer_dims[l - 1] * m for l in range(1, len(layer_dims)))
+    return iterations * useful_flops(layer_dims, m) + forward
+
+
 def x_bytes(workload, dtype):
     return workload.n_x * workload.m * np.dtype(dtype).itemsize
