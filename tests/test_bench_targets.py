@@ -16,7 +16,11 @@ def row(workload, impl, dtype, threads, seconds, **extra):
 
 
 def verdicts(rows):
-    return {name: (value, ok) for name, value, ok in targets.targets(targets.Run({"rows": rows}))}
+    return {name: (value, ok) for name, value, ok, *_ in targets.targets(targets.Run({"rows": rows}))}
+
+
+def notes(rows):
+    return {name: note[0] for name, _, _, *note in targets.targets(targets.Run({"rows": rows})) if note}
 
 
 def test_ratios_on_either_side_of_the_thresholds():
@@ -64,9 +68,46 @@ def test_report_counts_and_missing_file(tmp_path):
     text = targets.report({"rows": [row("cat", "nn auto->gram", "float64", 2, 1.0),
                                     row("cat", "nn.reference", "float64", 2, 31.0)]})
     assert "cat float64 auto >= 30x nn.reference" in text and "met" in text
-    assert text.splitlines()[-1].startswith("1 met, 0 missed,")
+    assert text.splitlines()[-1].startswith("1 met, 0 missed (0 with no room left by the products alone),")
     with pytest.raises(SystemExit, match="run python bench/compare.py first"):
         targets.main([str(tmp_path / "none.json")])
+
+
+def test_missed_targets_the_products_alone_leave_no_room_for_are_marked():
+    """A missed target gets the "no room" note only where the run's products-alone row shows it: the products
+    took longer than the target allows nn, or reached less of the peak than it asks; and only where that row
+    is a floor for nn's row (nn on the primal path, and not faster than the products alone)."""
+    rows = [
+        row("deep", "nn auto->primal", "float64", 2, 1.0, percent_of_peak=66.0, path="primal"),
+        row("deep", "sklearn", "float64", 2, 1.6),          # 2x allows 0.8 s
+        row("deep", "products alone", "float64", 2, 0.81, percent_of_peak=69.9),
+        row("deep", "nn auto->primal", "float32", 2, 1.0, percent_of_peak=66.0, path="primal"),
+        row("deep", "sklearn", "float32", 2, 1.6),
+        row("deep", "products alone", "float32", 2, 0.79, percent_of_peak=70.0),  # room on both counts
+        row("wide", "nn auto->primal", "float64", 2, 1.0, percent_of_peak=79.0, path="primal"),
+        row("wide", "sklearn", "float64", 2, 2.0),          # met: no note even though the products are slower
+        row("wide", "products alone", "float64", 2, 1.0, percent_of_peak=78.0),
+        # nn faster than the products alone: that row is no floor for nn's way of calling the BLAS
+        row("wide", "nn auto->primal", "float32", 2, 1.0, percent_of_peak=79.0, path="primal"),
+        row("wide", "products alone", "float32", 2, 1.01, percent_of_peak=78.0),
+        # the Gram path does other products: no floor either
+        row("cat", "nn auto->gram", "float64", 2, 1.0, path="gram"), row("cat", "nn.reference", "float64", 2, 20.0),
+        row("cat", "products alone", "float64", 2, 2.0),
+    ]
+    v, n = verdicts(rows), notes(rows)
+    assert v["deep float64 >= 2x scikit-learn"] == ("1.6x", False)
+    assert n["deep float64 >= 2x scikit-learn"] == (
+        "no room: the products alone took 810 ms per iteration, 2x allows nn 800 ms")
+    assert n["deep float64 >= 70% of the matmul peak"] == "no room: the products alone reached 69.9%"
+    assert v["deep float32 >= 2x scikit-learn"][1] is False and v["deep float32 >= 70% of the matmul peak"][1] is False
+    assert "deep float32 >= 2x scikit-learn" not in n and "deep float32 >= 70% of the matmul peak" not in n
+    assert v["wide float64 >= 2x scikit-learn"][1] is True and "wide float64 >= 2x scikit-learn" not in n
+    assert n["wide float64 >= 80% of the matmul peak"] == "no room: the products alone reached 78.0%"
+    assert v["wide float32 >= 80% of the matmul peak"][1] is False and "wide float32 >= 80% of the matmul peak" not in n
+    assert v["cat float64 auto >= 30x nn.reference"] == ("20x", False) and not any(k.startswith("cat") for k in n)
+    text = targets.report({"rows": rows})
+    assert "    no room: the products alone took 810 ms" in text
+    assert "missed (3 with no room left by the products alone)" in text.splitlines()[-1]
 
 
 def load_compare():
