@@ -172,3 +172,48 @@ def test_timed_calls_of_the_rows_take_turns(monkeypatch):
     assert timed == [("nn", None), ("torch", None), ("nn", 1), ("torch", 1)] * 3
     # each row's check and calibration calls run under its own thread limit, before any timed call
     assert calls[:8] == [(impl, threads, w.check_iterations) for impl, _, threads, _ in specs for _ in range(2)]
+
+
+def test_an_implementations_rows_make_calls_of_the_same_length(monkeypatch):
+    """The rows of one implementation differ in thread setting only; their calls have the same number of
+    iterations, the most any of them was sized for, so per-call work weighs the same per iteration in each."""
+    compare = load_compare()
+    clock = [0.0]
+    per_iter = {("nn", 2): 1e-3, ("nn", 1): 1e-4, ("torch", 2): 1e-2, ("torch", 1): 1e-2}
+    current = [None]
+
+    class Limit:
+        def __init__(self, threads):
+            self.threads = threads
+
+        def __enter__(self):
+            current[0] = self.threads
+
+        def __exit__(self, *exc):
+            pass
+
+    class Runner:
+        path_used = None
+
+        def __init__(self, impl):
+            self.impl = impl
+
+        def reset(self):
+            pass
+
+        def train(self, n):
+            clock[0] += n * per_iter[self.impl, current[0]]
+
+        def params(self):
+            return []
+
+    monkeypatch.setattr(compare, "thread_limit", Limit)
+    monkeypatch.setattr(compare, "make_runner", lambda impl, *a: Runner(impl))
+    monkeypatch.setattr(compare, "cost64", lambda *a: 0.5)
+    monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
+    w = compare.WORKLOADS["planar"]
+    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=1, min_iterations=3, max_iterations=10**9)
+    specs = [("nn", None, 2, 2), ("torch", None, 2, 2), ("nn", None, 1, 1), ("torch", None, 1, 1)]
+    rows = compare.run_rows(specs, w, compare.np.float64, {"float64": (None, None, None)}, args)
+    iterations = {(r["impl"], r["threads"]): r["iterations"] for r in rows}
+    assert iterations == {("nn", 2): 10000, ("nn", 1): 10000, ("torch", 2): 100, ("torch", 1): 100}
