@@ -127,11 +127,10 @@ def test_percent_of_peak_uses_the_peak_measured_next_to_the_workload():
     assert rows[1]["percent_of_peak"] == pytest.approx(50.0)
 
 
-def test_timed_calls_of_the_rows_take_turns(monkeypatch):
-    """Every ratio of the table compares rows of one workload and dtype (a peer against nn, 1 thread against
-    the default): their timed calls must take turns, so that the machine's drift falls on all of them alike."""
-    compare = load_compare()
-    calls, current = [], [None]
+def fake_peers(monkeypatch, compare, train):
+    """compare.py's runners and thread limits replaced by fakes: each call of a row's runner calls
+    train(impl, threads, n), with the thread limit that the row runs under."""
+    current = [None]
 
     class Limit:
         def __init__(self, threads):
@@ -153,7 +152,7 @@ def test_timed_calls_of_the_rows_take_turns(monkeypatch):
             pass
 
         def train(self, n):
-            calls.append((self.impl, current[0], n))
+            train(self.impl, current[0], n)
 
         def params(self):
             return []
@@ -161,6 +160,14 @@ def test_timed_calls_of_the_rows_take_turns(monkeypatch):
     monkeypatch.setattr(compare, "thread_limit", Limit)
     monkeypatch.setattr(compare, "make_runner", lambda impl, *a: Runner(impl))
     monkeypatch.setattr(compare, "cost64", lambda *a: 0.5)
+
+
+def test_timed_calls_of_the_rows_take_turns(monkeypatch):
+    """Every ratio of the table compares rows of one workload and dtype (a peer against nn, 1 thread against
+    the default): their timed calls must take turns, so that the machine's drift falls on all of them alike."""
+    compare = load_compare()
+    calls = []
+    fake_peers(monkeypatch, compare, lambda impl, threads, n: calls.append((impl, threads, n)))
     w = compare.WORKLOADS["planar"]
     args = compare.argparse.Namespace(quick=False, target=1.0, repeats=3, min_iterations=3, max_iterations=50)
     data = {"float64": (None, None, None)}
@@ -180,36 +187,11 @@ def test_an_implementations_rows_make_calls_of_the_same_length(monkeypatch):
     compare = load_compare()
     clock = [0.0]
     per_iter = {("nn", 2): 1e-3, ("nn", 1): 1e-4, ("torch", 2): 1e-2, ("torch", 1): 1e-2}
-    current = [None]
 
-    class Limit:
-        def __init__(self, threads):
-            self.threads = threads
+    def train(impl, threads, n):
+        clock[0] += n * per_iter[impl, threads]
 
-        def __enter__(self):
-            current[0] = self.threads
-
-        def __exit__(self, *exc):
-            pass
-
-    class Runner:
-        path_used = None
-
-        def __init__(self, impl):
-            self.impl = impl
-
-        def reset(self):
-            pass
-
-        def train(self, n):
-            clock[0] += n * per_iter[self.impl, current[0]]
-
-        def params(self):
-            return []
-
-    monkeypatch.setattr(compare, "thread_limit", Limit)
-    monkeypatch.setattr(compare, "make_runner", lambda impl, *a: Runner(impl))
-    monkeypatch.setattr(compare, "cost64", lambda *a: 0.5)
+    fake_peers(monkeypatch, compare, train)
     monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
     w = compare.WORKLOADS["planar"]
     args = compare.argparse.Namespace(quick=False, target=1.0, repeats=1, min_iterations=3, max_iterations=10**9)
