@@ -287,7 +287,8 @@ def render(rows, peaks, meta, workloads):
                  "s/iter for the same workload, dtype and threads (> 1: nn is faster). GFLOP/s: useful flops of "
                  "a call (forward + dW + dA_prev except layer 1 per iteration, and the final forward) / its "
                  "time, the same count for every row; products alone: the workload's matrix products and "
-                 "nothing else, in NumPy's matmul, the floor of any implementation on this BLAS; %peak: of the "
+                 "nothing else, one NumPy matmul each, what an implementation making them so on this BLAS "
+                 "spends at least; %peak: of the "
                  "matmul peak for that "
                  "dtype and thread count measured next to the workload (the higher of the measurements just "
                  "before and just after its rows, given on its line). cost: final cost after the check iterations; rel.diff: vs the float64 "
@@ -434,8 +435,8 @@ def main(argv=None):
         if args.memory != "none":
             for r in rows:
                 is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
-                if (r["workload"] != w.name or r["impl"] == "products alone" or r["status"] != "ok" or r["threads"] != thread_settings[0][1]
-                        or not (is_nn or args.memory == "all")):
+                if (r["workload"] != w.name or r["impl"] == "products alone" or r["status"] != "ok"
+                        or r["threads"] != thread_settings[0][1] or not (is_nn or args.memory == "all")):
                     continue
                 impl = {"nn.reference": "reference"}.get(r["impl"], r["impl"].split()[0])
                 variant = r["impl"].split()[1].split("->")[0] if r["impl"].startswith("nn ") else None
