@@ -44,7 +44,12 @@ def run_python(code, timeout=120, env=None):
 
 # ------------------------------------------------------------------ Ctrl-C
 
-SIGINT_CHILD = """
+# Each child that expects a KeyboardInterrupt installs Python's handler first: Python keeps SIGINT ignored when
+# it starts with SIGINT ignored, as every background job of a non-interactive shell does, and these tests then
+# hung until their timeout (CI started as `(... &)`). A terminal's Ctrl-C reaches that handler anyway.
+DEFAULT_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+SIGINT_CHILD = DEFAULT_SIGINT + """
 import sys, time
 import numpy as np, nn
 first_layer = sys.argv[1]
@@ -111,7 +116,7 @@ def test_sigint_interrupts_fit_promptly_and_leaves_network_usable(first_layer):
 def test_sigint_during_predict_and_after_fit_is_not_swallowed():
     # A KeyboardInterrupt that arrives while no training runs must surface normally (not be lost or
     # re-raised later inside an unrelated fit).
-    out = run_python("""
+    out = run_python(DEFAULT_SIGINT + textwrap.dedent("""
         import os, signal, numpy as np, nn
         X = np.random.RandomState(0).randn(5, 20); Y = (X[:1] > 0).astype(float)
         net = nn.Network([5, 3, 1], seed=0)
@@ -125,7 +130,7 @@ def test_sigint_during_predict_and_after_fit_is_not_swallowed():
             print("interrupted")
         net.fit(X, Y, learning_rate=0.1, iterations=50, record_every=10)     # no stale interrupt here
         print("OK")
-    """)
+    """))
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.split() == ["interrupted", "OK"], out.stdout + out.stderr
 
