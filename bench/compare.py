@@ -144,8 +144,9 @@ def run_rows(specs, w, dtype, data, args):
                 runner.reset()
                 runner.train(check_iters)
                 row["check_iterations"] = check_iters
-                if runner.params() is not None:  # the products row trains nothing
-                    row["cost"] = cost64(X64, Y64, runner.params(), w.activations)
+                params = runner.params()
+                if params is not None:  # the products row trains nothing
+                    row["cost"] = cost64(X64, Y64, params, w.activations)
                 if impl == "nn":
                     row["check_path"] = runner.path_used
                 # the call that sizes the timed ones is a second, warm one: the first also pays one-off costs
@@ -188,8 +189,9 @@ def run_rows(specs, w, dtype, data, args):
     for row, runner, _, impl, variant in timed:
         if row["status"] != "ok":
             continue
-        row["seconds_per_iteration"] = statistics.median(row["times"]) / row["iterations"]
-        row["gflops"] = call_flops(w.layer_dims, w.m, row["iterations"]) / statistics.median(row["times"]) / 1e9
+        call = statistics.median(row["times"])
+        row["seconds_per_iteration"] = call / row["iterations"]
+        row["gflops"] = call_flops(w.layer_dims, w.m, row["iterations"]) / call / 1e9
         if impl == "nn":
             row["path"] = runner.path_used
             if runner.path_used not in (None, variant):
@@ -288,9 +290,7 @@ def render(rows, peaks, meta, workloads):
                  "a call (forward + dW + dA_prev except layer 1 per iteration, and the final forward) / its "
                  "time, the same count for every row; products alone: the workload's matrix products and "
                  "nothing else, one NumPy matmul each, what an implementation making them so on this BLAS "
-                 "spends at least; %peak: of the "
-                 "matmul peak for that "
-                 "dtype and thread count measured next to the workload (the higher of the measurements just "
+                 "spends at least; %peak: of the matmul peak for that dtype and thread count measured next to the workload (the higher of the measurements just "
                  "before and just after its rows, given on its line). cost: final cost after the check iterations; rel.diff: vs the float64 "
                  f"oracle (tolerance {RTOL['float64']:g} float64, {RTOL['float32']:g} float32, ! = outside). "
                  "+RSS: peak resident memory one training call adds (subprocess), x X: as a multiple of X's size.")

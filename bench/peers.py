@@ -132,28 +132,25 @@ class TorchRunner:
         t = self.torch
         self.p = [(t.tensor(W, requires_grad=True), t.tensor(b, requires_grad=True)) for W, b in self.params0]
 
+    def cost(self):
+        """Mean binary cross-entropy of sigmoid(Z[L]), computed from the logits: the course's cost."""
+        A, last = self.X, len(self.p) - 1
+        for l, (W, b) in enumerate(self.p):
+            Z = self.torch.addmm(b, W, A)       # Z = W A + b (b broadcast over the columns)
+            A = Z if l == last else self.g(Z)
+        return self.F.binary_cross_entropy_with_logits(A, self.Y)
+
     def train(self, n):
-        t, F, g, lr = self.torch, self.F, self.g, self.w.learning_rate
+        t, lr = self.torch, self.w.learning_rate
         flat = [x for pair in self.p for x in pair]
-        last = len(self.p) - 1
         for _ in range(n):
-            A = self.X
-            for l, (W, b) in enumerate(self.p):
-                Z = t.addmm(b, W, A)            # Z = W A + b (b broadcast over the columns)
-                A = Z if l == last else g(Z)
-            # mean binary cross-entropy of sigmoid(Z[L]) computed from the logits: the course's cost
-            J = F.binary_cross_entropy_with_logits(A, self.Y)
-            J.backward()
+            self.cost().backward()
             with t.no_grad():
                 for x in flat:
                     x -= lr * x.grad
                     x.grad = None
         with t.no_grad():  # the cost of the parameters reached
-            A = self.X
-            for l, (W, b) in enumerate(self.p):
-                Z = t.addmm(b, W, A)
-                A = Z if l == last else g(Z)
-            self.final_cost = float(F.binary_cross_entropy_with_logits(A, self.Y))
+            self.final_cost = float(self.cost())
 
     def params(self):
         return [(W.detach().numpy().copy(), b.detach().numpy().copy()) for W, b in self.p]
