@@ -34,6 +34,14 @@ from workloads import WORKLOADS, call_flops, cost64, initial_params, make_data, 
 RTOL = {"float64": 1e-9, "float32": 1e-3}
 PEAK_N = 2048
 
+# Seconds of rest before every sized or timed call. A library's idle threads keep a core busy for a while after
+# its last call: OpenBLAS's spin for 2^28 TSC cycles before they sleep (0.10 s at this machine's 2.6 GHz), and
+# the row that runs next shares a core with them. Measured on deep float64 at 2 threads: PyTorch took 55.3
+# against 53.3 ms per iteration right after nn.reference's last NumPy product (medians of 5), nn 54.2 against
+# 51.1; after a pause of 0.1 s or more nn took 50.1-51.1 ms. The pause lets every row start on a quiet machine
+# whatever ran before it.
+SETTLE_SECONDS = 0.2
+
 
 # --------------------------------------------------------------------------------------------- helpers
 
@@ -59,7 +67,8 @@ def measure_peak(dtype, threads, repeats=5):
 
 
 def measure_peaks(thread_settings, dtypes, repeats):
-    """measure_peak for every (dtype, thread label) of the run."""
+    """measure_peak for every (dtype, thread label) of the run, after a rest (see SETTLE_SECONDS)."""
+    time.sleep(SETTLE_SECONDS)
     return {(dt, label): measure_peak(np.dtype(dt), n, repeats) for n, label in thread_settings for dt in dtypes}
 
 
@@ -122,8 +131,9 @@ def run_rows(specs, w, dtype, data, args):
     against another), so the machine's drift (15-40% within an hour on a shared machine) then falls on both
     sides alike. Run one row after another it did not: the "n threads not slower than 1" checks of the tiny
     networks, whose loop is the same one-thread loop on either setting, read 0.92-1.15 from run to run, and
-    two rows running the very same code (wide "nn auto" and "nn primal") differed by 9%. Never raises:
-    failures become the row's status."""
+    two rows running the very same code (wide "nn auto" and "nn primal") differed by 9%. Each sized or timed
+    call starts after a rest of args.settle seconds (see SETTLE_SECONDS). Never raises: failures become the
+    row's status."""
     X, Y, params0 = data[np.dtype(dtype).name]
     X64, Y64, _ = data["float64"]
     rows, timed = [], []
@@ -154,6 +164,7 @@ def run_rows(specs, w, dtype, data, args):
                 # per timed call, so more of the per-call setup in each iteration (cat's Gram rows: 1 against
                 # 2 threads differed by 18% on that alone)
                 runner.reset()
+                time.sleep(args.settle)
                 t = time.perf_counter()
                 runner.train(check_iters)
                 per_iter = (time.perf_counter() - t) / check_iters
@@ -181,6 +192,7 @@ def run_rows(specs, w, dtype, data, args):
                 with thread_limit(threads):
                     runner.reset()
                     gc.collect()
+                    time.sleep(args.settle)
                     t = time.perf_counter()
                     runner.train(row["iterations"])
                     row["times"].append(time.perf_counter() - t)
@@ -365,6 +377,9 @@ def main(argv=None):
                     help="cap on the iterations of one timed call (high enough that planar's ~1 us iterations "
                          "still fill --target seconds: capped at 200000, its calls lasted 0.2 s and its 1 against "
                          "2 thread rows differed by up to 5%% on noise)")
+    ap.add_argument("--settle", type=float, default=SETTLE_SECONDS,
+                    help="seconds of rest before every timed call, so that the previous row's idle threads "
+                         "(OpenBLAS's spin for 0.1 s) have stopped (default %(default)s)")
     ap.add_argument("--memory", choices=["nn", "all", "none"], default="nn",
                     help="which rows get the +RSS column (one subprocess each, default threads)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "compare.json"))

@@ -169,7 +169,8 @@ def test_timed_calls_of_the_rows_take_turns(monkeypatch):
     calls = []
     fake_peers(monkeypatch, compare, lambda impl, threads, n: calls.append((impl, threads, n)))
     w = compare.WORKLOADS["planar"]
-    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=3, min_iterations=3, max_iterations=50)
+    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=3, min_iterations=3, max_iterations=50,
+                                      settle=0.0)
     data = {"float64": (None, None, None)}
     specs = [("nn", None, None, 2), ("torch", None, None, 2), ("nn", None, 1, 1), ("torch", None, 1, 1)]
     rows = compare.run_rows(specs, w, compare.np.float64, data, args)
@@ -194,8 +195,31 @@ def test_an_implementations_rows_make_calls_of_the_same_length(monkeypatch):
     fake_peers(monkeypatch, compare, train)
     monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
     w = compare.WORKLOADS["planar"]
-    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=1, min_iterations=3, max_iterations=10**9)
+    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=1, min_iterations=3, max_iterations=10**9,
+                                      settle=0.0)
     specs = [("nn", None, 2, 2), ("torch", None, 2, 2), ("nn", None, 1, 1), ("torch", None, 1, 1)]
     rows = compare.run_rows(specs, w, compare.np.float64, {"float64": (None, None, None)}, args)
     iterations = {(r["impl"], r["threads"]): r["iterations"] for r in rows}
     assert iterations == {("nn", 2): 10000, ("nn", 1): 10000, ("torch", 2): 100, ("torch", 1): 100}
+
+
+def test_every_sized_and_timed_call_starts_after_a_rest(monkeypatch):
+    """A library's idle threads spin on a core for a while after its last call (OpenBLAS's for 0.1 s); the row
+    that runs next would share the core with them. Every call that is timed, or that sizes the timed ones,
+    comes right after a rest of --settle seconds; only the check run, which is not timed, may start at once."""
+    compare = load_compare()
+    events = []
+    fake_peers(monkeypatch, compare, lambda impl, threads, n: events.append(("train", impl, n)))
+    monkeypatch.setattr(compare.time, "sleep", lambda s: events.append(("sleep", s)))
+    w = compare.WORKLOADS["planar"]
+    args = compare.argparse.Namespace(quick=False, target=1.0, repeats=2, min_iterations=3, max_iterations=50,
+                                      settle=0.25)
+    specs = [("nn", None, None, 2), ("torch", None, None, 2)]
+    compare.run_rows(specs, w, compare.np.float64, {"float64": (None, None, None)}, args)
+    trains = [i for i, e in enumerate(events) if e[0] == "train"]
+    checks = {trains[0], trains[2]}  # each row's first call: its check run
+    assert len(trains) == 2 * 2 + 2 * 2
+    for i in trains:
+        if i not in checks:
+            assert i > 0 and events[i - 1] == ("sleep", 0.25), events
+    assert compare.SETTLE_SECONDS >= 0.1  # the default rest outlasts OpenBLAS's spin (0.10 s on this machine)
