@@ -87,7 +87,8 @@ def default_threads():
 def impl_label(impl, variant):
     if impl == "nn":
         return "nn" if variant is None else f"nn {variant}"
-    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn", "products": "products alone"}[impl]
+    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn", "products": "products alone",
+            "products_torch": "products (torch)"}[impl]
 
 
 def versions():
@@ -138,7 +139,7 @@ def run_rows(specs, w, dtype, data, args):
     X64, Y64, _ = data["float64"]
     rows, timed = [], []
     for impl, variant, threads, label in specs:
-        if impl == "products" and not products_apply(w):
+        if impl.startswith("products") and not products_apply(w):
             continue  # a row of NumPy's call overhead would say nothing (peers.PRODUCTS_MIN_FLOPS)
         row = {"workload": w.name, "impl": impl_label(impl, variant), "dtype": np.dtype(dtype).name,
                "threads": label, "status": "ok"}
@@ -302,7 +303,7 @@ def render(rows, peaks, meta, workloads):
                  "a call (forward + dW + dA_prev except layer 1 per iteration, and the final forward) / its "
                  "time, the same count for every row; products alone: the workload's matrix products and "
                  "nothing else, one NumPy matmul each, what an implementation making them so on this BLAS "
-                 "spends at least; %peak: of the matmul peak for that dtype and thread count measured next to the workload (the higher of the measurements just "
+                 "spends at least; products (torch): the same in PyTorch's matmul (MKL in its x86 wheels); %peak: of the matmul peak for that dtype and thread count measured next to the workload (the higher of the measurements just "
                  "before and just after its rows, given on its line). cost: final cost after the check iterations; rel.diff: vs the float64 "
                  f"oracle (tolerance {RTOL['float64']:g} float64, {RTOL['float32']:g} float32, ! = outside). "
                  "+RSS: peak resident memory one training call adds (subprocess), x X: as a multiple of X's size.")
@@ -450,7 +451,7 @@ def main(argv=None):
         if args.memory != "none":
             for r in rows:
                 is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
-                if (r["workload"] != w.name or r["impl"] == "products alone" or r["status"] != "ok"
+                if (r["workload"] != w.name or r["impl"].startswith("products") or r["status"] != "ok"
                         or r["threads"] != thread_settings[0][1] or not (is_nn or args.memory == "all")):
                     continue
                 impl = {"nn.reference": "reference"}.get(r["impl"], r["impl"].split()[0])

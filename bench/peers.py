@@ -16,9 +16,9 @@ last step for divergence); PyTorch's and scikit-learn's loops compute the cost o
 step only, so their runners add the pass after the loop. Without it they did a forward pass less per call
 than nn: 4.5% of a call of wide's 10 iterations.
 
-A peer whose package is not installed raises PeerUnavailable from make_runner, and so does the products row
-(ProductsRunner: the workload's matrix products alone, one NumPy matmul each) on a workload it does not
-apply to.
+A peer whose package is not installed raises PeerUnavailable from make_runner, and so do the products rows
+(ProductsRunner: the workload's matrix products alone, one matmul each, in NumPy and in PyTorch) on a
+workload they do not apply to.
 """
 import importlib.util
 import inspect
@@ -28,7 +28,7 @@ import numpy as np
 
 from workloads import useful_flops
 
-IMPLS = ("nn", "reference", "torch", "sklearn", "products")
+IMPLS = ("nn", "reference", "torch", "sklearn", "products", "products_torch")
 
 # The products row runs where a workload's products are large enough to be most of its work and to make a floor
 # (see ProductsRunner): wide (2e10 useful flops per iteration) and deep (7e9). Not cat (2e8): nn calls the BLAS
@@ -226,47 +226,65 @@ def products_apply(workload):
 
 
 class ProductsRunner:
-    """The matrix products of the workload's iterations and nothing else, one NumPy matmul each: the least
-    that an implementation calling this BLAS one product at a time must spend, and so a floor for nn's time
-    on networks whose time is their products (nn makes the same products, on its own threads or OpenBLAS's).
+    """The matrix products of the workload's iterations and nothing else, one matmul each: the least that an
+    implementation calling that BLAS one product at a time must spend, and so, in NumPy (lib="numpy", on the
+    OpenBLAS the matmul peak is measured with), a floor for nn's time on networks whose time is their products
+    (nn makes the same products, on OpenBLAS, on its own threads or OpenBLAS's). With lib="torch" the same
+    products go through PyTorch's matmul, which its x86 wheels run in MKL: what another BLAS makes of these
+    shapes on this machine.
 
-    One iteration is the products every peer makes, in the course layout and in NumPy's matmul with `out=`
-    (its OpenBLAS, the one the matmul peak is measured with; transposes are flags, not copies): Z[l] = W[l]
-    A[l-1] for every layer, then dW[l] = dZ[l] A[l-1]^T, and dA[l-1] = W[l]^T dZ[l] except for layer 1. No
-    bias, activation, cost or update, and nothing is allocated in the loop; a call ends with the forward
-    products once more, as every runner ends with the final cost. The values are the products of
-    the initial weights (the forward outputs feed the next layer and the backward ones the layer below, from
-    a fixed dZ[L]); they stay finite and normal, so they time as the real ones. There are no parameters to
+    One iteration is the products every peer makes, in the course layout and in matmul with `out=`
+    (transposes are flags, not copies): Z[l] = W[l] A[l-1] for every layer, then dW[l] = dZ[l] A[l-1]^T, and
+    dA[l-1] = W[l]^T dZ[l] except for layer 1. No bias, activation, cost or update, and nothing is allocated
+    in the loop; a call ends with the forward products once more, as every runner ends with the final cost.
+    The values are the products of the initial weights (the forward outputs feed the next layer and the
+    backward ones the layer below, from a fixed dZ[L]); they stay finite and normal, so they time as the real
+    ones. The arrays are NumPy's either way (PyTorch works on views of them). There are no parameters to
     check: params() is None, and the row has no cost."""
 
-    def __init__(self, workload, X, Y, params0, dtype):
+    def __init__(self, workload, X, Y, params0, dtype, lib="numpy"):
         if not products_apply(workload):
             raise PeerUnavailable("not run: its products are not where its time goes")
+        if lib == "torch" and not installed("torch"):
+            raise PeerUnavailable("not installed")
         m, dims = X.shape[1], workload.layer_dims
         self.X = X
-        self.W = [np.ascontiguousarray(W, dtype=dtype) for W, _ in params0]
+        self.W = [np.array(W, dtype=dtype) for W, _ in params0]
         self.Z = [np.empty((n, m), dtype) for n in dims[1:]]
         self.dZ = [np.empty((n, m), dtype) for n in dims[1:]]
         self.dW = [np.empty_like(W) for W in self.W]
         self.dZ[-1][...] = np.random.default_rng(0).uniform(-0.5, 0.5, self.dZ[-1].shape)
+        if lib == "torch":
+            import torch
+
+            self.matmul = torch.matmul
+            with warnings.catch_warnings():  # X may be read-only; the products only read it
+                warnings.simplefilter("ignore", UserWarning)
+                self._X = torch.from_numpy(X)
+            view = torch.from_numpy
+        else:
+            self.matmul, self._X, view = np.matmul, X, (lambda a: a)
+        self._W, self._Z, self._dZ, self._dW = ([view(a) for a in arrays]
+                                                for arrays in (self.W, self.Z, self.dZ, self.dW))
 
     def reset(self):
         pass
 
     def forward(self):
-        A = self.X
-        for W, Z in zip(self.W, self.Z):
-            np.matmul(W, A, out=Z)
+        A = self._X
+        for W, Z in zip(self._W, self._Z):
+            self.matmul(W, A, out=Z)
             A = Z
 
     def train(self, n):
+        matmul, W, Z, dZ, dW = self.matmul, self._W, self._Z, self._dZ, self._dW
         for _ in range(n):
             self.forward()
-            for l in reversed(range(len(self.W))):
-                A_prev = self.X if l == 0 else self.Z[l - 1]
-                np.matmul(self.dZ[l], A_prev.T, out=self.dW[l])
+            for l in reversed(range(len(W))):
+                A_prev = self._X if l == 0 else Z[l - 1]
+                matmul(dZ[l], A_prev.T, out=dW[l])
                 if l > 0:
-                    np.matmul(self.W[l].T, self.dZ[l], out=self.dZ[l - 1])
+                    matmul(W[l].T, dZ[l], out=dZ[l - 1])
         self.forward()
 
     def params(self):
@@ -284,6 +302,8 @@ def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
         return SklearnRunner(workload, X, Y, params0, dtype)
     if impl == "products":
         return ProductsRunner(workload, X, Y, params0, dtype)
+    if impl == "products_torch":
+        return ProductsRunner(workload, X, Y, params0, dtype, lib="torch")
     raise ValueError(impl)
 
 

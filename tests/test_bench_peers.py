@@ -25,11 +25,14 @@ peers, workloads = load("peers"), load("workloads")
 SMALL = workloads.Workload("small", (6, 5, 4, 1), 30, "tanh", 0.1, 3)
 
 
-def test_products_alone_makes_the_products_of_an_iteration(monkeypatch):
+@pytest.mark.parametrize("impl", ["products", "products_torch"])
+def test_products_alone_makes_the_products_of_an_iteration(monkeypatch, impl):
+    if impl == "products_torch":
+        pytest.importorskip("torch", reason="the products in PyTorch need the bench extra")
     monkeypatch.setattr(peers, "PRODUCTS_MIN_FLOPS", 0)
     X, _ = workloads.make_data(SMALL)
     params0 = workloads.initial_params(SMALL, np.float64)
-    runner = peers.make_runner("products", SMALL, X, None, params0, np.float64)
+    runner = peers.make_runner(impl, SMALL, X, None, params0, np.float64)
     dZ_L = runner.dZ[-1].copy()
     runner.reset()
     runner.train(2)
@@ -53,8 +56,9 @@ def test_products_alone_runs_only_where_products_are_the_work():
     for name, runs in (("planar", False), ("logistic", False), ("cat", False), ("wide", True), ("deep", True)):
         assert peers.products_apply(workloads.WORKLOADS[name]) is runs, name
     X, Y = workloads.make_data(SMALL)
-    with pytest.raises(peers.PeerUnavailable, match="not where its time goes"):
-        peers.make_runner("products", SMALL, X, Y, workloads.initial_params(SMALL, np.float64), np.float64)
+    for impl in ("products", "products_torch"):
+        with pytest.raises(peers.PeerUnavailable, match="not where its time goes"):
+            peers.make_runner(impl, SMALL, X, Y, workloads.initial_params(SMALL, np.float64), np.float64)
 
 
 @pytest.mark.parametrize("impl", ["torch", "sklearn"])
