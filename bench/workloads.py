@@ -48,15 +48,16 @@ WORKLOADS = {
 }
 
 
+def product_flops(layer_dims, m):
+    """Flops of each layer's forward product W[l] A[l-1], 2 n[l] n[l-1] m, for l = 1..L."""
+    return [2 * layer_dims[l] * layer_dims[l - 1] * m for l in range(1, len(layer_dims))]
+
+
 def useful_flops(layer_dims, m):
     """Useful floating-point operations of one iteration, counted the same for every implementation:
     forward 2 n[l] n[l-1] m per layer, the same again for dW, and again for dA_prev except the first layer.
     (Elementwise work is not counted; the Gram path does other, fewer flops but is credited the same.)"""
-    total = 0
-    for l in range(1, len(layer_dims)):
-        per_gemm = 2 * layer_dims[l] * layer_dims[l - 1] * m
-        total += per_gemm * (2 if l == 1 else 3)
-    return total
+    return sum(f * (2 if l == 0 else 3) for l, f in enumerate(product_flops(layer_dims, m)))
 
 
 def make_data(workload, dtype=np.float64, seed=SEED):
@@ -111,8 +112,7 @@ def cost64(X, Y, params, activations):
 def call_flops(layer_dims, m, iterations):
     """Useful flops of one timed call: `iterations` iterations (useful_flops), and the forward products of the
     cost of the parameters reached, which every runner computes (peers.py)."""
-    forward = sum(2 * layer_dims[l] * layer_dims[l - 1] * m for l in range(1, len(layer_dims)))
-    return iterations * useful_flops(layer_dims, m) + forward
+    return iterations * useful_flops(layer_dims, m) + sum(product_flops(layer_dims, m))
 
 
 def x_bytes(workload, dtype):
