@@ -64,13 +64,19 @@ def ratio_target(run, name, workload, dtype, peer, path, at_least):
     met = value >= at_least
     products, allowed = products_floor(run, workload, path, dtype), peer_t / at_least
     if not met and products is not None and products["seconds_per_iteration"] > allowed:
-        other = run.row(workload, "products_torch", dtype)
         return name, f"{value:.3g}x", met, (
             f"no room on OpenBLAS: the products alone took {fmt_seconds(products['seconds_per_iteration'])} per "
             f"iteration, {at_least:g}x allows nn {fmt_seconds(allowed)}"
-            + ("" if other is None else f"; in PyTorch's matmul (MKL) they took "
-                                        f"{fmt_seconds(other['seconds_per_iteration'])}"))
+            + in_mkl(run, workload, dtype, "seconds_per_iteration", lambda s: f"they took {fmt_seconds(s)}"))
     return name, f"{value:.3g}x", met
+
+
+def in_mkl(run, workload, dtype, field, say):
+    """The "products (torch)" row's `field`, as the end of a no-room note ("" when the run has no such value)."""
+    other = run.row(workload, "products_torch", dtype)
+    if other is None or other.get(field) is None:
+        return ""
+    return f"; in PyTorch's matmul (MKL) {say(other[field])}"
 
 
 def products_floor(run, workload, path, dtype):
@@ -89,11 +95,9 @@ def peak_target(run, name, workload, dtype, at_least):
     met = r["percent_of_peak"] >= at_least
     products = products_floor(run, workload, "auto", dtype)
     if not met and products is not None and products.get("percent_of_peak", at_least) < at_least:
-        other = run.row(workload, "products_torch", dtype)
         return name, f"{r['percent_of_peak']:.1f}%", met, (
             f"no room on OpenBLAS: the products alone reached {products['percent_of_peak']:.1f}%"
-            + ("" if other is None or other.get("percent_of_peak") is None
-               else f"; in PyTorch's matmul (MKL) {other['percent_of_peak']:.1f}%"))
+            + in_mkl(run, workload, dtype, "percent_of_peak", lambda p: f"{p:.1f}%"))
     return name, f"{r['percent_of_peak']:.1f}%", met
 
 
