@@ -66,9 +66,9 @@ def measure_peak(dtype, threads, repeats=5):
     return 2 * PEAK_N**3 / best / 1e9
 
 
-def measure_peaks(thread_settings, dtypes, repeats):
-    """measure_peak for every (dtype, thread label) of the run, after a rest (see SETTLE_SECONDS)."""
-    time.sleep(SETTLE_SECONDS)
+def measure_peaks(thread_settings, dtypes, repeats, settle=SETTLE_SECONDS):
+    """measure_peak for every (dtype, thread label) of the run, after a rest of `settle` seconds (SETTLE_SECONDS)."""
+    time.sleep(settle)
     return {(dt, label): measure_peak(np.dtype(dt), n, repeats) for n, label in thread_settings for dt in dtypes}
 
 
@@ -381,8 +381,9 @@ def main(argv=None):
                          "still fill --target seconds: capped at 200000, its calls lasted 0.2 s and its 1 against "
                          "2 thread rows differed by up to 5%% on noise)")
     ap.add_argument("--settle", type=float, default=SETTLE_SECONDS,
-                    help="seconds of rest before every timed call, so that the previous row's idle threads "
-                         "(OpenBLAS's spin for 0.1 s) have stopped (default %(default)s)")
+                    help="seconds of rest before every sized or timed call and each measurement of the peaks, so "
+                         "that the previous row's idle threads (OpenBLAS's spin for 0.1 s) have stopped "
+                         "(default %(default)s)")
     ap.add_argument("--memory", choices=["nn", "all", "none"], default="nn",
                     help="which rows get the +RSS column (one subprocess each, default threads)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "compare.json"))
@@ -416,7 +417,7 @@ def main(argv=None):
     # after its rows (the stricter of the two). The peak at the start is reported too.
     peak_repeats = 2 if args.quick else 5
     log("measuring the matrix-multiply peak ...")
-    peaks = measure_peaks(thread_settings, args.dtypes, peak_repeats)
+    peaks = measure_peaks(thread_settings, args.dtypes, peak_repeats, args.settle)
     for (dt, label), g in sorted(peaks.items()):
         log(f"  {dt} {label} threads: {g:.1f} GFLOP/s")
 
@@ -431,7 +432,7 @@ def main(argv=None):
             X, Y = make_data(w, np.dtype(dt))
             data[dt] = (X, Y, initial_params(w, np.dtype(dt)))
         cost0 = cost64(data["float64"][0], data["float64"][1], data["float64"][2], w.activations)
-        before = measure_peaks(thread_settings, args.dtypes, peak_repeats)
+        before = measure_peaks(thread_settings, args.dtypes, peak_repeats, args.settle)
         first = len(rows)
         for dt in args.dtypes:
             for row in run_rows(specs, w, np.dtype(dt), data, args):
@@ -444,7 +445,7 @@ def main(argv=None):
         # the table lists a workload's rows by thread setting, then dtype, then implementation
         order = [label for _, label in thread_settings]
         rows[first:] = sorted(rows[first:], key=lambda r: order.index(r["threads"]))
-        after = measure_peaks(thread_settings, args.dtypes, peak_repeats)
+        after = measure_peaks(thread_settings, args.dtypes, peak_repeats, args.settle)
         for r in rows[first:]:
             key = (r["dtype"], r["threads"])
             r["peak_gflops"] = max(before[key], after[key])
