@@ -1,4 +1,4 @@
-// The tiny products of the narrow networks (short_products.hpp): nn's kernels against blas::gemm_openblas, the
+// The tiny products of the narrow networks (short_products.hpp): nn's kernels against blas::gemm_blas, the
 // way blas::gemm calls OpenBLAS where it does not take them (gemv for a C of one row or column, else gemm),
 // OpenBLAS at one thread.
 // Reported in ns per call (real time) and GFLOP/s, float and double.
@@ -39,7 +39,7 @@ void small_product_bench(benchmark::State& state, bool nn_kernel) {
         else if (nn_kernel)
             gemm_short_mn<T>(T(1), Av, Bv, T(0), Cv);
         else
-            blas::gemm_openblas<T>(T(1), Av, Bv, T(0), Cv);
+            blas::gemm_blas<T>(T(1), Av, Bv, T(0), Cv);
         benchmark::DoNotOptimize(C.data());
         benchmark::ClobberMemory();
     }

@@ -402,6 +402,10 @@ PYBIND11_MODULE(_core, m) {
     bind_dtype<float>(m, "float32");
     m.def("blas_get_num_threads", &nn::blas::get_num_threads);
     m.def("blas_set_num_threads", &nn::blas::set_num_threads, py::arg("n"));
+    // the sequential BLAS for one-thread products (sequential_blas.hpp); nn/_blas.py chooses it
+    m.def("load_mkl", &nn::blas::load_mkl, py::arg("path"));
+    m.def("use_sequential_blas", &nn::blas::use_sequential_blas, py::arg("on"));
+    m.def("sequential_blas_on", [] { return nn::blas::sequential_blas() != nullptr; });
     // whether a first layer of several units can be streamed on this CPU (streamed_first_layer.hpp)
     m.def("streamed_units_supported", &nn::streamed_units_supported);
 }

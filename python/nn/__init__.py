@@ -9,11 +9,16 @@
 # covers layouts where the two packages are installed apart).
 import scipy_openblas32  # noqa: F401
 
-from . import _core, datasets, functional, io, preprocessing, reference  # noqa: F401
+from . import _blas, _core, datasets, functional, io, preprocessing, reference  # noqa: F401
+from ._blas import get_blas, set_blas
 from .network import History, Network
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "functional", "reference", "datasets", "preprocessing", "io", "load"]
+__all__ = [
+    "Network", "History", "functional", "reference", "datasets", "preprocessing", "io", "load", "get_blas", "set_blas",
+]
+
+_blas._choose_at_import()
 
 
 def load(path):

@@ -1,35 +1,68 @@
 #pragma once
-// The only file that knows BLAS: a typed gemm over Matrix views (OpenBLAS from scipy-openblas32,
-// whose symbols carry the scipy_ prefix).
+// The only file that calls BLAS: a typed gemm over Matrix views (OpenBLAS from scipy-openblas32, whose symbols
+// carry the scipy_ prefix, or for products on one thread the sequential BLAS the user chose, sequential_blas.hpp).
 #include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
 #include "nn/matrix.hpp"
+#include "nn/sequential_blas.hpp"
 #include "nn/short_products.hpp"
 #include "nn/vector_ops.hpp"
 
 namespace nn::blas {
 
+inline int get_num_threads() { return scipy_openblas_get_num_threads(); }
+
+// How many OneThreadHeld (below) this thread has made and not yet dropped.
+inline int& holds_on_this_thread() {
+    static thread_local int n = 0;
+    return n;
+}
+
+// The sequential BLAS, when one is switched on and the caller runs nn's own threading: a member of a team of
+// column slices, or a thread holding OpenBLAS at one thread (the team's master, a tiny iteration, a one-thread
+// limit). Decided by the calling thread alone, never by OpenBLAS's count, which another fit's hold may have
+// lowered: a product's library, and so its bits, must not depend on what else runs in the process.
+inline const SequentialBlas* sequential_now() {
+    const SequentialBlas* s = sequential_blas();
+    return s && (holds_on_this_thread() > 0 || omp_in_parallel()) ? s : nullptr;
+}
+
 inline void gemm_raw(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N, blasint K, double alpha,
                      const double* A, blasint lda, const double* B, blasint ldb, double beta, double* C, blasint ldc) {
-    scipy_cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (const SequentialBlas* s = sequential_now())
+        s->dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        scipy_cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 inline void gemm_raw(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N, blasint K, float alpha,
                      const float* A, blasint lda, const float* B, blasint ldb, float beta, float* C, blasint ldc) {
-    scipy_cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (const SequentialBlas* s = sequential_now())
+        s->sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        scipy_cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 inline void gemv_raw(CBLAS_TRANSPOSE t, blasint M, blasint N, double alpha, const double* A, blasint lda,
                      const double* x, blasint incx, double beta, double* y, blasint incy) {
-    scipy_cblas_dgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
+    if (const SequentialBlas* s = sequential_now())
+        s->dgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
+    else
+        scipy_cblas_dgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
 }
 inline void gemv_raw(CBLAS_TRANSPOSE t, blasint M, blasint N, float alpha, const float* A, blasint lda,
                      const float* x, blasint incx, float beta, float* y, blasint incy) {
-    scipy_cblas_sgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
+    if (const SequentialBlas* s = sequential_now())
+        s->sgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
+    else
+        scipy_cblas_sgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, incx, beta, y, incy);
 }
 
+// Only ever called with OpenBLAS at two threads or more (worth_splitting_n/k), so always OpenBLAS's.
 inline void gemm_batch_raw(const CBLAS_TRANSPOSE* ta, const CBLAS_TRANSPOSE* tb, const blasint* M, const blasint* N,
                            const blasint* K, const double* alpha, const double** A, const blasint* lda,
                            const double** B, const blasint* ldb, const double* beta, double** C, const blasint* ldc,
@@ -46,8 +79,6 @@ inline void gemm_batch_raw(const CBLAS_TRANSPOSE* ta, const CBLAS_TRANSPOSE* tb,
 // Distance between consecutive elements of a one-column view.
 template <class T>
 blasint column_stride(Matrix<T> v) { return v.col_major ? 1 : static_cast<blasint>(v.ld); }
-
-inline int get_num_threads() { return scipy_openblas_get_num_threads(); }
 
 // Whether C = A B is better computed as two halves of its columns side by side: few rows, very many columns
 // and a short K (the first layer's dW1 = dZ1 X^T / m when examples are few and features many). Measured for
@@ -93,7 +124,7 @@ void gemm_split_n(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<
 }
 
 template <class T>
-void gemm_openblas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C);
+void gemm_blas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C);
 
 // C = alpha A B + beta C, for views in any storage order: a column-major operand is passed to the
 // row-major gemm as its transpose, so no operand is ever copied. Tiny products with a short K or a short
@@ -108,12 +139,12 @@ void gemm(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     else if (!A.col_major && B.col_major && short_mn_pays(C.rows, C.cols, A.cols) && short_products_supported())
         gemm_short_mn<T>(alpha, A, B, beta, C);
     else
-        gemm_openblas<T>(alpha, A, B, beta, C);
+        gemm_blas<T>(alpha, A, B, beta, C);
 }
 
-// gemm through OpenBLAS (shapes checked and C not empty). A transposed product goes back through gemm.
+// gemm through BLAS (shapes checked and C not empty). A transposed product goes back through gemm.
 template <class T>
-void gemm_openblas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
+void gemm_blas(T alpha, Matrix<const T> A, Matrix<const T> B, T beta, Matrix<T> C) {
     // A product with one row or one column is a matrix-vector product, which gemm kernels do poorly
     // (logistic regression's W X, the output layer): C^T = B^T A^T turns a row into a column.
     if (C.rows == 1 && C.cols > 1 && A.cols > 0) {
@@ -167,10 +198,12 @@ class OneThreadHeld {
             saved() = get_num_threads();
             if (saved() != 1) set_num_threads(1);
         }
+        ++holds_on_this_thread();
     }
     ~OneThreadHeld() {
         std::lock_guard<std::mutex> lock(mu());
         if (--holders() == 0 && saved() != 1) set_num_threads(saved());
+        --holds_on_this_thread();
     }
     OneThreadHeld(const OneThreadHeld&) = delete;
     OneThreadHeld& operator=(const OneThreadHeld&) = delete;

@@ -583,9 +583,12 @@ class Network {
                       const std::function<bool()>& stop) {
         TrainResult r;
         // The team of column slices replaces OpenBLAS's threads while it runs (parallel.hpp); held once for
-        // the whole call, so the holds in forward and backward only count. Tiny iterations hold it too.
+        // the whole call, so the holds in forward and backward only count. Tiny iterations hold it too, and so
+        // does a loop limited to one thread anyway (a hold also sends one-thread products to the sequential
+        // BLAS, when the user chose one: sequential_blas.hpp).
         std::optional<blas::OneThreadHeld> one;
-        if (ws.slices > 1 || ws.streamed || ws.one_thread) one.emplace();
+        if (ws.slices > 1 || ws.streamed || ws.one_thread || blas::OneThreadHeld::wanted_threads() == 1)
+            one.emplace();
         if (!ws.forward_ready) {  // the first call of a fit
             forward(X, ws);
             if (!finite_output(ws)) {

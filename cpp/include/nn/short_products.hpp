@@ -15,7 +15,7 @@ inline constexpr int short_k_max = 8;
 // splits poorly for AVX2, 4-8 times slower), so elsewhere OpenBLAS does every product.
 bool short_products_supported();
 
-// Whether C (M x N) = A (M x K) B is faster here than through OpenBLAS (blas::gemm_openblas). Measured per call
+// Whether C (M x N) = A (M x K) B is faster here than through OpenBLAS (blas::gemm_blas). Measured per call
 // with OpenBLAS at one thread (`nn_bench --benchmark_filter=small_product`, medians of 3, float64 / float32):
 // faster for outer products (K = 1: 4 x 400 in 108 against 116 ns and 53 against 73; 256 x 256 in 9.0 against
 // 12.8 us) and for a row or two with a short K (1 x 400 x 4: 58 against 180 ns and 34 against 89; 4 x 400 x 2:
