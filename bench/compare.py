@@ -87,8 +87,8 @@ def default_threads():
 def impl_label(impl, variant):
     if impl == "nn":
         return "nn" if variant is None else f"nn {variant}"
-    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn", "products": "products alone",
-            "products_torch": "products (torch)"}[impl]
+    return {"nn_openblas": "nn on OpenBLAS", "reference": "nn.reference", "torch": "torch", "sklearn": "sklearn",
+            "products": "products alone", "products_torch": "products (torch)"}[impl]
 
 
 def versions():
@@ -101,6 +101,10 @@ def versions():
                 out[mod] = "?"
         else:
             out[mod] = "not installed"
+    if installed("nn"):
+        import nn
+
+        out["nn_blas"] = nn.get_blas() if hasattr(nn, "get_blas") else "openblas"
     try:
         from threadpoolctl import threadpool_info
 
@@ -294,6 +298,9 @@ def render(rows, peaks, meta, workloads):
     lines.append(f"command: {meta['command']}  ({meta['seconds']:.0f} s; load average at start "
                  f"{meta['loadavg_start'][0]:.2f}, at end {meta['loadavg_end'][0]:.2f}: other processes on the "
                  "machine distort the timings)")
+    blas = meta.get("versions", {}).get("nn_blas", "openblas")
+    lines.append(f"nn's one-thread products (team slices, tiny loops) in: {blas}"
+                 + ("; the row 'nn on OpenBLAS' is the same nn with them in OpenBLAS" if blas != "openblas" else ""))
     lines.append("matrix-multiply peak at the start (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
         f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
     lines.append("s/iter: median over repeats of (one training call / its iterations); a call is its iterations "
@@ -453,6 +460,8 @@ def main(argv=None):
             f"{dt} {th} thr {before[(dt, th)]:.1f} / {after[(dt, th)]:.1f}" for dt, th in sorted(before)))
         if args.memory != "none":
             for r in rows:
+                if r["impl"] == impl_label("nn_openblas", None):
+                    continue  # nn's own row's buffers: the BLAS only changes which library multiplies
                 is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
                 if (r["workload"] != w.name or r["impl"].startswith("products") or r["status"] != "ok"
                         or r["threads"] != thread_settings[0][1] or not (is_nn or args.memory == "all")):

@@ -28,7 +28,7 @@ import numpy as np
 
 from workloads import useful_flops
 
-IMPLS = ("nn", "reference", "torch", "sklearn", "products", "products_torch")
+IMPLS = ("nn", "nn_openblas", "reference", "torch", "sklearn", "products", "products_torch")
 
 # The products row runs where a workload's products are large enough to be most of its work and to make a floor
 # (see ProductsRunner): wide (2e10 useful flops per iteration) and deep (7e9). Not cat (2e8): nn calls the BLAS
@@ -64,12 +64,20 @@ def copy_params(params):
 
 
 class NNRunner:
-    def __init__(self, workload, X, Y, params0, dtype, first_layer=None):
+    """nn.fit, on the BLAS nn chose at import (MKL when the mkl extra is installed), or on `blas` for its calls
+    only (the "nn on OpenBLAS" row, beside nn on MKL)."""
+
+    def __init__(self, workload, X, Y, params0, dtype, first_layer=None, blas=None):
         import nn
 
         self.nn, self.w, self.X, self.Y, self.params0, self.dtype = nn, workload, X, Y, params0, dtype
         self.first_layer = first_layer
         self.path_used = first_layer
+        if blas is not None and not hasattr(nn, "set_blas"):
+            raise PeerUnavailable("this nn has one BLAS only")
+        if blas is not None and nn.get_blas() == blas:
+            raise PeerUnavailable(f"nn already runs on {blas} (NN_BLAS, or the mkl extra not installed)")
+        self.blas = blas
 
     def reset(self):
         hidden = self.w.hidden if self.w.hidden != "-" else "relu"  # no hidden layer: unused
@@ -77,8 +85,15 @@ class NNRunner:
 
     def train(self, n):
         kwargs = {} if self.first_layer is None else {"first_layer": self.first_layer}
-        self.net.fit(self.X, self.Y, learning_rate=self.w.learning_rate, iterations=n, record_every=max(n, 1),
-                     **kwargs)
+        before = self.nn.get_blas() if self.blas is not None else None
+        if self.blas is not None:
+            self.nn.set_blas(self.blas)
+        try:
+            self.net.fit(self.X, self.Y, learning_rate=self.w.learning_rate, iterations=n, record_every=max(n, 1),
+                         **kwargs)
+        finally:
+            if before is not None:
+                self.nn.set_blas(before)
         used = getattr(self.net, "first_layer_", None)          # the path "auto" resolved to
         if used is None:
             used = (getattr(self.net, "train_settings_", None) or {}).get("first_layer")
@@ -294,6 +309,8 @@ class ProductsRunner:
 def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
     if impl == "nn":
         return NNRunner(workload, X, Y, params0, dtype, first_layer)
+    if impl == "nn_openblas":
+        return NNRunner(workload, X, Y, params0, dtype, blas="openblas")
     if impl == "reference":
         return ReferenceRunner(workload, X, Y, params0, dtype)
     if impl == "torch":

@@ -81,3 +81,36 @@ def test_a_call_counts_its_iterations_and_the_final_forward_pass():
     forward = 2 * m * (6 * 5 + 5 * 4 + 4 * 1)
     assert workloads.useful_flops(dims, m) == 2 * forward + 2 * m * (5 * 4 + 4 * 1)
     assert workloads.call_flops(dims, m, 7) == 7 * workloads.useful_flops(dims, m) + forward
+
+
+def test_nn_on_openblas_trains_there_and_gives_the_blas_back(monkeypatch):
+    """The "nn on OpenBLAS" row runs beside nn on MKL: its calls switch to OpenBLAS and back. Where nn already
+    runs on OpenBLAS the row is reported unavailable, not timed twice; the switch is then checked on a stand-in
+    for MKL."""
+    import nn
+
+    X, Y = workloads.make_data(SMALL)
+    params0 = workloads.initial_params(SMALL, np.float64)
+    if nn.get_blas() == "openblas":
+        with pytest.raises(peers.PeerUnavailable, match="already runs on openblas"):
+            peers.make_runner("nn_openblas", SMALL, X, Y, params0, np.float64)
+        state = {"blas": "mkl"}
+        monkeypatch.setattr(nn, "get_blas", lambda: state["blas"])
+        monkeypatch.setattr(nn, "set_blas", lambda name: state.update(blas=name))
+    before = nn.get_blas()
+    runner = peers.make_runner("nn_openblas", SMALL, X, Y, params0, np.float64)
+    fit, seen = nn.Network.fit, []
+
+    def fit_noting_the_blas(self, *args, **kwargs):
+        seen.append(nn.get_blas())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Network, "fit", fit_noting_the_blas)
+    runner.reset()
+    runner.train(3)
+    assert seen == ["openblas"]
+    assert nn.get_blas() == before
+    expected = nn.reference.train(X, Y, params0, SMALL.activations, SMALL.learning_rate, 3)[0]
+    for (W, b), (W_ref, b_ref) in zip(runner.params(), expected):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-12)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-12)
