@@ -7,12 +7,13 @@ it is met.
 Ratios are a peer's seconds per iteration over nn's, from the same run, as in compare.py's table. A target
 whose rows are missing from the run (a peer not installed, a workload not run) is "not measured".
 
-A missed speed target gets a line more where the run's "products alone" row leaves it no room: the workload's
-matrix products alone, in NumPy's matmul on the same OpenBLAS, took longer than the target allows nn, or
-reached less of the matmul peak than it asks. Only where nn ran the primal path (the products row makes the
-primal products) and took at least as long as that row (else the row is no floor for nn's way of calling the
-BLAS). The line also gives the "products (torch)" row when the run has it: the same products in PyTorch's
-matmul (MKL), which says whether another BLAS would leave room.
+A missed speed target gets a line more where the run's products on nn's BLAS leave it no room: the workload's
+matrix products alone took longer than the target allows nn, or reached less of the matmul peak than it asks.
+nn's BLAS is OpenBLAS, whose products the "products alone" row makes (NumPy's matmul), or MKL when the run's
+nn used it (the nn[mkl] extra), whose products the "products (torch)" row makes (PyTorch's matmul, MKL in its
+x86 wheels). Only where nn ran the primal path (the products rows make the primal products) and took at least
+as long as that row (else the row is no floor for nn's way of calling the BLAS). The line also gives the other
+BLAS's row when the run has it, which says whether that BLAS would leave room.
 """
 import argparse
 import json
@@ -34,8 +35,15 @@ def kind(impl):
             "products alone": "products", "products (torch)": "products_torch"}.get(impl)
 
 
+# The products row that makes each BLAS's products, and how a note names it.
+PRODUCTS_ON = {"openblas": ("products", "OpenBLAS", "NumPy's matmul (OpenBLAS)"),
+               "mkl": ("products_torch", "MKL", "PyTorch's matmul (MKL)")}
+
+
 class Run:
     def __init__(self, data):
+        # the BLAS of nn's one-thread products in this run (runs from before the mkl extra: OpenBLAS)
+        self.blas = data.get("meta", {}).get("versions", {}).get("nn_blas", "openblas")
         self.rows = {}
         for r in data["rows"]:
             if r.get("status") == "ok" and kind(r["impl"]):
@@ -65,24 +73,28 @@ def ratio_target(run, name, workload, dtype, peer, path, at_least):
     products, allowed = products_floor(run, workload, path, dtype), peer_t / at_least
     if not met and products is not None and products["seconds_per_iteration"] > allowed:
         return name, f"{value:.3g}x", met, (
-            f"no room on OpenBLAS: the products alone took {fmt_seconds(products['seconds_per_iteration'])} per "
-            f"iteration, {at_least:g}x allows nn {fmt_seconds(allowed)}"
-            + in_mkl(run, workload, dtype, "seconds_per_iteration", lambda s: f"they took {fmt_seconds(s)}"))
+            f"no room on {PRODUCTS_ON[run.blas][1]}: the products alone took "
+            f"{fmt_seconds(products['seconds_per_iteration'])} per iteration, {at_least:g}x allows nn "
+            f"{fmt_seconds(allowed)}"
+            + on_the_other_blas(run, workload, dtype, "seconds_per_iteration", lambda s: f"they took {fmt_seconds(s)}"))
     return name, f"{value:.3g}x", met
 
 
-def in_mkl(run, workload, dtype, field, say):
-    """The "products (torch)" row's `field`, as the end of a no-room note ("" when the run has no such value)."""
-    other = run.row(workload, "products_torch", dtype)
+def on_the_other_blas(run, workload, dtype, field, say):
+    """The other BLAS's products row's `field`, as the end of a no-room note ("" when the run has no such
+    value)."""
+    other_blas = "openblas" if run.blas == "mkl" else "mkl"
+    kind_, _, where = PRODUCTS_ON[other_blas]
+    other = run.row(workload, kind_, dtype)
     if other is None or other.get(field) is None:
         return ""
-    return f"; in PyTorch's matmul (MKL) {say(other[field])}"
+    return f"; in {where} {say(other[field])}"
 
 
 def products_floor(run, workload, path, dtype):
-    """The products-alone row, where it is a floor for nn's row on `path`: nn ran the primal path and took at
-    least as long."""
-    nn_row, products = run.row(workload, path, dtype), run.row(workload, "products", dtype)
+    """The row of the products alone on nn's BLAS, where it is a floor for nn's row on `path`: nn ran the
+    primal path and took at least as long."""
+    nn_row, products = run.row(workload, path, dtype), run.row(workload, PRODUCTS_ON[run.blas][0], dtype)
     if nn_row is None or products is None or nn_row.get("path", "primal") != "primal":
         return None
     return products if nn_row["seconds_per_iteration"] >= products["seconds_per_iteration"] else None
@@ -96,8 +108,8 @@ def peak_target(run, name, workload, dtype, at_least):
     products = products_floor(run, workload, "auto", dtype)
     if not met and products is not None and products.get("percent_of_peak", at_least) < at_least:
         return name, f"{r['percent_of_peak']:.1f}%", met, (
-            f"no room on OpenBLAS: the products alone reached {products['percent_of_peak']:.1f}%"
-            + in_mkl(run, workload, dtype, "percent_of_peak", lambda p: f"{p:.1f}%"))
+            f"no room on {PRODUCTS_ON[run.blas][1]}: the products alone reached {products['percent_of_peak']:.1f}%"
+            + on_the_other_blas(run, workload, dtype, "percent_of_peak", lambda p: f"{p:.1f}%"))
     return name, f"{r['percent_of_peak']:.1f}%", met
 
 
@@ -148,7 +160,7 @@ def report(data):
     rows = targets(run)
     meta = data.get("meta", {})
     lines = [f"issue 4 targets, run of {meta.get('date', '?')} ({meta.get('command', '?')}); "
-             f"default threads: {run.default_threads}"]
+             f"default threads: {run.default_threads}; nn's one-thread products on {PRODUCTS_ON[run.blas][1]}"]
     width = max(len(name) for name, *_ in rows)
     value_width = max(len(value) for _, value, *_ in rows)
     for name, value, ok, *note in rows:
@@ -159,7 +171,8 @@ def report(data):
     met = sum(ok is True for _, _, ok, *_ in rows)
     missed = sum(ok is False for _, _, ok, *_ in rows)
     no_room = sum(ok is False and bool(note) for _, _, ok, *note in rows)
-    lines.append(f"{met} met, {missed} missed ({no_room} with no room left by OpenBLAS's products alone), "
+    lines.append(f"{met} met, {missed} missed ({no_room} with no room left by {PRODUCTS_ON[run.blas][1]}'s "
+                 "products alone), "
                  f"{len(rows) - met - missed} not measured")
     return "\n".join(lines)
 

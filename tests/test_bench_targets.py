@@ -113,6 +113,32 @@ def test_missed_targets_the_products_alone_leave_no_room_for_are_marked():
     assert "missed (3 with no room left by OpenBLAS's products alone)" in text.splitlines()[-1]
 
 
+def test_with_nn_on_mkl_the_floor_is_the_products_in_mkl():
+    """A run whose nn used MKL (meta versions nn_blas): the floor is the products in PyTorch's matmul (MKL),
+    and OpenBLAS's products are given beside them; OpenBLAS's row alone leaves no note."""
+    rows = [
+        row("deep", "nn auto->primal", "float64", 2, 1.0, percent_of_peak=66.0, path="primal"),
+        row("deep", "sklearn", "float64", 2, 1.6),                     # 2x allows 0.8 s
+        row("deep", "products alone", "float64", 2, 1.2, percent_of_peak=60.0),
+        row("deep", "products (torch)", "float64", 2, 0.81, percent_of_peak=69.0),
+        row("deep", "nn auto->primal", "float32", 2, 1.0, percent_of_peak=66.0, path="primal"),
+        row("deep", "sklearn", "float32", 2, 1.6),
+        row("deep", "products alone", "float32", 2, 1.2, percent_of_peak=60.0),  # slower, but not nn's BLAS
+        row("deep", "products (torch)", "float32", 2, 0.79, percent_of_peak=72.0),
+    ]
+    data = {"rows": rows, "meta": {"versions": {"nn_blas": "mkl"}}}
+    got = {name: note[0] for name, _, _, *note in targets.targets(targets.Run(data)) if note}
+    assert got == {
+        "deep float64 >= 2x scikit-learn": ("no room on MKL: the products alone took 810 ms per iteration, "
+                                            "2x allows nn 800 ms; in NumPy's matmul (OpenBLAS) they took 1200 ms"),
+        "deep float64 >= 70% of the matmul peak": "no room on MKL: the products alone reached 69.0%; "
+                                                  "in NumPy's matmul (OpenBLAS) 60.0%",
+    }
+    text = targets.report(data)
+    assert "nn's one-thread products on MKL" in text.splitlines()[0]
+    assert "missed (2 with no room left by MKL's products alone)" in text.splitlines()[-1]
+
+
 def load_compare():
     spec_c = importlib.util.spec_from_file_location(
         "compare", Path(__file__).resolve().parents[1] / "bench" / "compare.py")
