@@ -110,6 +110,21 @@ def test_a_library_that_is_not_mkl_is_refused():
     assert proc.stdout.strip().endswith("openblas")
 
 
+def test_an_installed_but_unusable_mkl_is_a_warning_at_import():
+    # NN_BLAS unset and MKL found but refused (here a library that is not MKL): nn warns and stays on OpenBLAS.
+    not_mkl = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
+    code = ("import os, warnings\nimport nn\nfrom nn import _blas\ndel os.environ['NN_BLAS']\n"
+            f"_blas._mkl_runtime_path = lambda: {not_mkl!r}\n"
+            "with warnings.catch_warnings(record=True) as caught:\n    warnings.simplefilter('always')\n"
+            "    _blas._choose_at_import()\n"
+            "print([(w.category.__name__, str(w.message)) for w in caught], nn.get_blas())\n")
+    proc = run_python(code, NN_BLAS="openblas")
+    assert proc.returncode == 0, proc.stderr
+    assert "('RuntimeWarning', 'set_blas(\"mkl\"): " in proc.stdout
+    assert "nn stays on OpenBLAS (NN_BLAS=openblas silences this)" in proc.stdout
+    assert proc.stdout.strip().endswith("openblas")
+
+
 def test_a_missing_library_file_is_refused():
     code = ("import nn\nfrom nn import _blas\n_blas._mkl_runtime_path = lambda: '/nonexistent/libmkl_rt.so.2'\n"
             "try:\n    nn.set_blas('mkl')\nexcept ImportError as e:\n    print('refused:', e)\n")

@@ -11,6 +11,7 @@ At import nn takes MKL when it is installed, unless the environment variable NN_
 NN_BLAS=mkl makes a missing MKL an error.
 """
 import os
+import warnings
 from importlib import metadata
 
 from . import _core
@@ -64,8 +65,9 @@ def _choose_at_import() -> None:
         if _mkl_runtime_path() is not None:
             try:
                 set_blas("mkl")
-            except ImportError:
-                pass  # MKL present but unusable here (e.g. already threaded by another library): OpenBLAS
+            except ImportError as e:  # installed but unusable here, e.g. already threaded by another library
+                warnings.warn(f"{e}; nn stays on OpenBLAS (NN_BLAS=openblas silences this)", RuntimeWarning,
+                              stacklevel=3)
         return
     if wanted not in BLASES:
         raise ValueError(f"NN_BLAS: unknown BLAS {wanted!r}; expected one of {BLASES} or unset")
