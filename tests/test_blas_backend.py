@@ -86,6 +86,8 @@ def test_set_blas_rejects_an_unknown_name():
 def test_set_blas_openblas_is_always_there(use_blas):
     use_blas("openblas")
     assert nn.get_blas() == "openblas"
+    net, _ = fit("openblas", use_blas, iterations=2)
+    assert net.train_settings_["blas"] == "openblas"  # a fit records the library it ran on
 
 
 def test_set_blas_mkl_without_mkl_says_how_to_get_it(use_blas, monkeypatch):
@@ -176,6 +178,7 @@ def test_mkl_and_openblas_team_fits_agree_to_rounding(use_blas, dtype, rtol):
     on_openblas, h_openblas = fit("openblas", use_blas, dtype)
     on_mkl, h_mkl = fit("mkl", use_blas, dtype)
     assert on_mkl.train_settings_["example_slices"] == 2
+    assert (on_mkl.train_settings_["blas"], on_openblas.train_settings_["blas"]) == ("mkl", "openblas")
     assert_close(h_mkl.costs, h_openblas.costs, rtol, "costs, MKL against OpenBLAS")
     assert_params_close(on_mkl.params, on_openblas.params, rtol, "params, MKL against OpenBLAS")
     # ... and not the same bits: the team's products really ran in the other library

@@ -3,9 +3,9 @@
 
 nn threads a large network itself, splitting its examples over a team that calls BLAS on one thread each
 (the same holds for tiny networks and for a one-thread limit). Those products can run in MKL's sequential
-library, which is faster than OpenBLAS on this work (deep [256]*9 float64: 16% less time per iteration).
-Products that OpenBLAS threads itself (the first layer of a net with few examples and many features) stay
-with OpenBLAS. Results agree to rounding either way, and each BLAS gives the same bits run after run.
+library, which is faster than OpenBLAS on this work (deep [256]*9 float64: 15% less time per iteration).
+Products that OpenBLAS threads itself (the split first layer of a net with few examples and many features,
+mid-sized networks) stay with OpenBLAS. Results agree to rounding either way, and each BLAS gives the same bits run after run.
 
 At import nn takes MKL when it is installed, unless the environment variable NN_BLAS says "openblas";
 NN_BLAS=mkl makes a missing MKL an error.

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import _core
+from ._blas import get_blas
 from ._validation import (
     as_matrix,
     check_activations,
@@ -105,7 +106,8 @@ class Network:
         Afterwards `train_settings_` holds the settings and how the loop ran: `example_slices`, the threads
         the examples were split across (1: one thread, OpenBLAS threading the products);
         `streamed_first_layer`, whether a first layer of one unit or a few read X once per iteration instead of
-        twice; and `one_thread`, whether iterations too small to share kept OpenBLAS at one thread.
+        twice; `one_thread`, whether iterations too small to share kept OpenBLAS at one thread; and `blas`,
+        the library of the products made on one thread ("openblas" or "mkl", see nn.set_blas).
         """
         X = check_X(X, self.layer_dims[0], self.dtype)
         Y = check_Y(Y, X.shape[1], self.layer_dims[-1], self.dtype)
@@ -133,6 +135,7 @@ class Network:
         start = time.perf_counter()
         try:
             slices, streamed, one_thread = 1, False, False
+            blas = get_blas()  # the library of the one-thread products, as the fit starts (nn/_blas.py)
             self._core.begin_fit(X, Y, learning_rate, first_layer == "gram")
             slices, streamed, one_thread = self._core.fit_plan()
             i, n = 0, 0
@@ -166,7 +169,7 @@ class Network:
                                     "record_every": record_every, "first_layer": first_layer,
                                     "example_slices": slices,
                                     "streamed_first_layer": bool(streamed), "one_thread": bool(one_thread),
-                                    "seconds": seconds}
+                                    "blas": blas, "seconds": seconds}
         return self.history_
 
     def predict_proba(self, X) -> np.ndarray:
