@@ -49,8 +49,12 @@ def set_blas(name: str) -> None:
         raise ValueError(f"name: unknown BLAS {name!r}; expected one of {BLASES}")
     if name == "openblas":
         _core.use_sequential_blas(False)
-        return
-    path = _mkl_runtime_path()
+    else:
+        _use_mkl(_mkl_runtime_path())
+
+
+def _use_mkl(path) -> None:
+    """Switch to the MKL at `path` (None: not installed); ImportError saying why when it cannot be used."""
     if path is None:
         raise ImportError('set_blas("mkl"): Intel MKL is not installed; pip install "nn[mkl]" (x86-64 Linux)')
     try:
@@ -62,9 +66,10 @@ def set_blas(name: str) -> None:
 def _choose_at_import() -> None:
     wanted = os.environ.get("NN_BLAS", "")
     if wanted == "":
-        if _mkl_runtime_path() is not None:
+        path = _mkl_runtime_path()  # read once: it lists the installed mkl package's files
+        if path is not None:
             try:
-                set_blas("mkl")
+                _use_mkl(path)
             except ImportError as e:  # installed but unusable here, e.g. already threaded by another library
                 warnings.warn(f"{e}; nn stays on OpenBLAS (NN_BLAS=openblas silences this)", RuntimeWarning,
                               stacklevel=3)
