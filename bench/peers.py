@@ -85,8 +85,9 @@ class NNRunner:
 
     def train(self, n):
         kwargs = {} if self.first_layer is None else {"first_layer": self.first_layer}
-        before = self.nn.get_blas() if self.blas is not None else None
+        before = None
         if self.blas is not None:
+            before = self.nn.get_blas()
             self.nn.set_blas(self.blas)
         try:
             self.net.fit(self.X, self.Y, learning_rate=self.w.learning_rate, iterations=n, record_every=max(n, 1),
