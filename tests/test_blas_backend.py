@@ -22,6 +22,9 @@ needs_mkl = pytest.mark.skipif(_blas._mkl_runtime_path() is None, reason="Intel 
 needs_two_threads = pytest.mark.skipif(_core.blas_get_num_threads() < 2,
                                        reason="the team of column slices needs OpenBLAS to allow two threads")
 
+# A shared library that is not MKL: OpenBLAS's own has none of MKL's entry points.
+NOT_MKL = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
+
 # The network of test_slices: big enough that its examples are split over a team (2 slices), whose products
 # run on one thread each; dW sums over all m = 1003 columns, a K long enough that the two libraries round
 # differently.
@@ -99,11 +102,10 @@ def test_set_blas_mkl_without_mkl_says_how_to_get_it(use_blas, monkeypatch):
 
 
 def test_a_library_that_is_not_mkl_is_refused():
-    # In a process where MKL was never loaded (NN_BLAS=openblas): OpenBLAS's own library has no MKL entry points.
-    not_mkl = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
-    assert os.path.isfile(not_mkl)
+    # In a process where MKL was never loaded (NN_BLAS=openblas).
+    assert os.path.isfile(NOT_MKL)
     code = ("import nn\nfrom nn import _blas\n"
-            f"_blas._mkl_runtime_path = lambda: {not_mkl!r}\n"
+            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n"
             "try:\n    nn.set_blas('mkl')\nexcept ImportError as e:\n    print('refused:', e)\n"
             "print(nn.get_blas())\n")
     proc = run_python(code, NN_BLAS="openblas")
@@ -114,9 +116,8 @@ def test_a_library_that_is_not_mkl_is_refused():
 
 def test_an_installed_but_unusable_mkl_is_a_warning_at_import():
     # NN_BLAS unset and MKL found but refused (here a library that is not MKL): nn warns and stays on OpenBLAS.
-    not_mkl = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
     code = ("import os, warnings\nimport nn\nfrom nn import _blas\ndel os.environ['NN_BLAS']\n"
-            f"_blas._mkl_runtime_path = lambda: {not_mkl!r}\n"
+            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n"
             "with warnings.catch_warnings(record=True) as caught:\n    warnings.simplefilter('always')\n"
             "    _blas._choose_at_import()\n"
             "print([(w.category.__name__, str(w.message)) for w in caught], nn.get_blas())\n")
