@@ -8,7 +8,25 @@ namespace nn {
 template <class T>
 NN_KERNEL void row_sums(Matrix<const T> dZ, T scale, T* db) {
     if (!dZ.col_major) {
-        for (index i = 0; i < dZ.rows; ++i) {
+        // Four rows at a time: one row's sum is a chain of vector additions, bound by the adder's latency rather
+        // than by the loads; four independent chains keep it busy. Each row is still summed in its own order.
+        index i = 0;
+        for (; i + 4 <= dZ.rows; i += 4) {
+            const T *r0 = dZ.data + i * dZ.ld, *r1 = r0 + dZ.ld, *r2 = r1 + dZ.ld, *r3 = r2 + dZ.ld;
+            T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+            for (index j = 0; j < dZ.cols; ++j) {
+                s0 += r0[j];
+                s1 += r1[j];
+                s2 += r2[j];
+                s3 += r3[j];
+            }
+            db[i] = s0 * scale;
+            db[i + 1] = s1 * scale;
+            db[i + 2] = s2 * scale;
+            db[i + 3] = s3 * scale;
+        }
+        for (; i < dZ.rows; ++i) {
             const T* row = dZ.data + i * dZ.ld;
             T s = T(0);
 #pragma omp simd reduction(+ : s)
