@@ -1,6 +1,9 @@
 // Elementwise kernels of activations.hpp: one simple loop per activation so each vectorises.
 #include "nn/activations.hpp"
 
+#include <type_traits>
+
+#include "cpu.hpp"
 #include "vector_math.hpp"
 
 namespace nn {
@@ -26,13 +29,26 @@ inline void zip_map(const T* x, const T* y, T* out, index count, F f) {
     for (index k = 0; k < count; ++k) out[k] = f(x[k], y[k]);
 }
 
+// loop(tanh) with tanh in the form this CPU runs best (vector_math.hpp): in double, the FMA form where
+// tanh_with_fma() (each clone compiles both loops; only one of them ever runs on a given CPU).
+template <class T, class Loop>
+[[gnu::always_inline]] inline void with_tanh(Loop loop) {
+    if constexpr (std::is_same_v<T, double>) {
+        if (tanh_with_fma()) {
+            loop([](T z) { return vm::tanh_fma(z); });
+            return;
+        }
+    }
+    loop([](T z) { return vm::tanh(z); });
+}
+
 }  // namespace
 
 template <class T>
 NN_KERNEL void activation_forward(Activation g, const T* Z, const T* b, T* A, index n, index m) {
     switch (g) {
         case Activation::sigmoid: rows_map(Z, b, A, n, m, [](T z) { return sigmoid(z); }); break;
-        case Activation::tanh: rows_map(Z, b, A, n, m, [](T z) { return vm::tanh(z); }); break;
+        case Activation::tanh: with_tanh<T>([&](auto tanh) { rows_map(Z, b, A, n, m, tanh); }); break;
         case Activation::relu: rows_map(Z, b, A, n, m, [](T z) { return vm::relu(z); }); break;
         case Activation::leaky_relu: rows_map(Z, b, A, n, m, [](T z) { return vm::leaky_relu(z); }); break;
         case Activation::linear: rows_map(Z, b, A, n, m, [](T z) { return z; }); break;
@@ -51,7 +67,9 @@ NN_KERNEL void activation_backward(Activation g, const T* dA, const T* Z, T* dZ,
             });
             break;
         case Activation::tanh:
-            zip_map(dA, Z, dZ, count, [](T da, T z) { T t = vm::tanh(z); return da * (T(1) - t * t); });
+            with_tanh<T>([&](auto tanh) {
+                zip_map(dA, Z, dZ, count, [tanh](T da, T z) { T t = tanh(z); return da * (T(1) - t * t); });
+            });
             break;
         case Activation::relu:
             zip_map(dA, Z, dZ, count, [](T da, T z) { return z > T(0) ? da : T(0); });
