@@ -3,7 +3,6 @@
 
 #include <type_traits>
 
-#include "cpu.hpp"
 #include "vector_math.hpp"
 
 namespace nn {

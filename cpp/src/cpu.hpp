@@ -25,18 +25,4 @@ inline bool cpu_has_avx2_fma() {
 #endif
 }
 
-// Whether the elementwise kernels compute tanh in double in its FMA form (vector_math.hpp's tanh_fma): where
-// they are compiled for FMA, that is in the x86-64-v3 and v4 clones (on any CPU with AVX2 and FMA), or in a
-// build for a target with FMA. Baseline x86-64 keeps the expm1 form, in which every FMA would be a call into
-// libm (a CPU with AVX2 and FMA but without the rest of x86-64-v3 would make those calls: right, only slower).
-inline bool tanh_with_fma() {
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
-    return true;
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NN_NO_TARGET_CLONES)
-    return cpu_has_avx2_fma();
-#else
-    return false;
-#endif
-}
-
 }  // namespace nn

@@ -9,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "cpu.hpp"
 #include "nn/activations.hpp"
 
 extern "C" {
@@ -97,36 +98,21 @@ template <class T>
     return from_bits<T>(to_bits(exp(-clamp_magnitude(a, limit))) & ~beyond);
 }
 
-// tanh in double through expm1 (the expm1 form, for baseline x86-64; CPUs with FMA run tanh_fma below, the same
-// formula with expm1 written out), which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double
-// here): with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small
-// z (expm1 is accurate there), so the result is within 4 ulps of tanh: 3.47 at most over 4M values of |z| in
-// [2^-30, 8] and z in [-3, 3], against long double tanhl (expm1's own error reaches the quotient up to twice
-// over: its relative sensitivity to t is 2 / (t + 2)), and 40% of them are not the correctly rounded tanh.
-// tests/test_numerics.py holds the bound.
-// From |z| = 20 on, expm1(-2|z|) rounds to -1 and tanh|z| to 1, exactly; |z| is clamped there because
-// libmvec's vector expm1 takes a slow path below -708 (4x slower per element, measured), which a trained
-// network's saturated tanh units hit on every iteration.
-[[gnu::always_inline]] inline double tanh(double z) {
-    const double t = expm1(-2.0 * clamp_magnitude(std::fabs(z), 20.0));
-    return std::copysign(-t / (t + 2.0), z);
-}
-
 // In float, libmvec's own tanhf is the faster one: 0.25 against 0.40 ns per element with AVX-512, 0.59 against
 // 0.84 with AVX2 and 0.99 against 1.29 with SSE2 (the expm1f route, clamped and divided, measured on 1600
 // values in +-6 and in +-400: tanhf has no slow path for large |z|), and it is within 1.4 ulp of tanh over
 // 4M values spread over [2^-30, 64].
 inline float tanh(float z) { return ::tanhf(z); }
 
-// e^x - 1 for x in [-40, 0], the range tanh_fma below needs, written out with FMAs: only for code compiled for
-// a CPU with FMA (elsewhere each std::fma is a call into libm). x = k ln2 + r with k the nearest integer to
-// x / ln2 (adding 1.5 * 2^52 rounds it, and leaves k in the low bits of the sum), so |r| <= ln2 / 2, and
-// e^x - 1 = 2^k (e^r - 1) + (2^k - 1), where 2^k - 1 is exact down to k = -53 (below it, e^x - 1 rounds to -1
-// anyway). ln2 is split in two (Cody and Waite) so that x - k ln2_hi is exact. e^r - 1 = r + r^2 h(r), with h
-// Taylor's series up to r^13 (the first term left out is below 0.15 ulp of the result), in Estrin's scheme:
-// pairs of terms, then pairs of pairs, so that a chain of 4 dependent FMAs rather than 11 keeps several vectors
-// of the loop in flight. Without FMAs (the same code with separate multiplies and adds) it took 1.37 ns per
-// double against libmvec's 1.13 (Horner's scheme: 1.6), so baseline x86-64 keeps libmvec.
+// e^x - 1 for x in [-40, 0], the range tanh in double needs (below), written out with FMAs: only for code compiled
+// for a CPU with FMA (elsewhere each std::fma is a call into libm). x = k ln2 + r with k the nearest integer to x /
+// ln2 (adding 1.5 * 2^52 rounds it, and leaves k in the low bits of the sum), so |r| <= ln2 / 2, and e^x - 1 = 2^k
+// (e^r - 1) + (2^k - 1), where 2^k - 1 is exact down to k = -53 (below it, e^x - 1 rounds to -1 anyway). ln2 is
+// split in two (Cody and Waite) so that x - k ln2_hi is exact. e^r - 1 = r + r^2 h(r), with h Taylor's series up to
+// r^13 (the first term left out is below 0.15 ulp of the result), in Estrin's scheme: pairs of terms, then pairs of
+// pairs, so that a chain of 4 dependent FMAs rather than 11 keeps several vectors of the loop in flight. Without
+// FMAs (the same code with separate multiplies and adds) it took 1.37 ns per double against libmvec's 1.13 (Horner's
+// scheme: 1.6), so baseline x86-64 keeps libmvec.
 [[gnu::always_inline]] inline double expm1_down_to_minus_40(double x) {
     constexpr double inv_ln2 = 0x1.71547652b82fep0, shift = 0x1.8p52;
     constexpr double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
@@ -146,16 +132,37 @@ inline float tanh(float z) { return ::tanhf(z); }
     return std::fma(two_k, p, two_k - 1.0);
 }
 
-// tanh in double as tanh above, through expm1_down_to_minus_40 instead of libmvec's expm1: 0.93-0.96 against
-// 1.14-1.23 ns per double (AVX-512, activation_forward/tanh/double of cpp/bench at 1e4 and 1e5 elements, the
-// two builds alternating), and within 2.6 ulps of tanh against the expm1 form's 3.5 (the largest errors over 4M
-// values, against tanhl; cpp/tests/test_tanh_forms.cpp holds both bounds). The quotient stays a divide: an FMA
-// reciprocal in its place (a float divide and one Newton step) made the loop slower, 1.22 ns.
-// For code compiled for FMA only: the kernels choose between the two forms with tanh_with_fma() (cpu.hpp).
-[[gnu::always_inline]] inline double tanh_fma(double z) {
-    const double t = expm1_down_to_minus_40(-2.0 * clamp_magnitude(std::fabs(z), 20.0));
+// tanh in double through expm1 (the expm1 form, for baseline x86-64; CPUs with FMA run tanh_fma below, the same
+// formula with expm1 written out), which libmvec vectorises faster than tanh itself (0.8 against 1.3 ns per double
+// here): with t = expm1(-2|z|) in (-1, 0], tanh|z| = -t / (t + 2) -- no overflow, and no cancellation for small
+// z (expm1 is accurate there), so the result is within 4 ulps of tanh: 3.47 at most over 4M values of |z| in
+// [2^-30, 8] and z in [-3, 3], against long double tanhl (expm1's own error reaches the quotient up to twice
+// over: its relative sensitivity to t is 2 / (t + 2)), and 40% of them are not the correctly rounded tanh.
+// tests/test_numerics.py holds the bound.
+// From |z| = 20 on, expm1(-2|z|) rounds to -1 and tanh|z| to 1, exactly; |z| is clamped there because
+// libmvec's vector expm1 takes a slow path below -708 (4x slower per element, measured), which a trained
+// network's saturated tanh units hit on every iteration.
+// tanh_fma below is the same formula through expm1_down_to_minus_40: with_fma chooses the expm1.
+template <bool with_fma>
+[[gnu::always_inline]] inline double tanh_form(double z) {
+    const double x = -2.0 * clamp_magnitude(std::fabs(z), 20.0);
+    double t;
+    if constexpr (with_fma)
+        t = expm1_down_to_minus_40(x);
+    else
+        t = expm1(x);
     return std::copysign(-t / (t + 2.0), z);
 }
+
+[[gnu::always_inline]] inline double tanh(double z) { return tanh_form<false>(z); }
+
+// tanh in double by the same formula, through expm1_down_to_minus_40 instead of libmvec's expm1: 0.93-0.96 against
+// 1.14-1.23 ns per double (AVX-512, activation_forward/tanh/double of cpp/bench at 1e4 and 1e5 elements, the two
+// builds alternating), and within 2.6 ulps of tanh against the expm1 form's 3.5 (the largest errors over 4M values,
+// against tanhl; cpp/tests/test_tanh_forms.cpp holds both bounds). The quotient stays a divide: an FMA reciprocal in
+// its place (a float divide and one Newton step) made the loop slower, 1.22 ns. For code compiled for FMA only: the
+// kernels choose between the two forms with tanh_with_fma() (below).
+[[gnu::always_inline]] inline double tanh_fma(double z) { return tanh_form<true>(z); }
 
 // float has one form: libmvec's tanhf.
 inline float tanh_fma(float z) { return ::tanhf(z); }
@@ -212,7 +219,24 @@ template <class T>
 // Compile each kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time: the module stays
 // portable and still uses the widest vectors the CPU has.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NN_NO_TARGET_CLONES)
+#define NN_TARGET_CLONES 1
 #define NN_KERNEL __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define NN_KERNEL
 #endif
+
+namespace nn {
+// Whether the elementwise kernels compute tanh in double in its FMA form (vm::tanh_fma): where they are
+// compiled for FMA, that is in the x86-64-v3 and v4 clones (on any CPU with AVX2 and FMA), or in a build for a
+// target with FMA. Baseline x86-64 keeps the expm1 form, in which every FMA would be a call into libm (a CPU with
+// AVX2 and FMA but without the rest of x86-64-v3 would make those calls: right, only slower).
+inline bool tanh_with_fma() {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    return true;
+#elif defined(NN_TARGET_CLONES)
+    return cpu_has_avx2_fma();
+#else
+    return false;
+#endif
+}
+}  // namespace nn

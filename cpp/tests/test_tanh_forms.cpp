@@ -1,5 +1,5 @@
 // vector_math.hpp's two forms of tanh in double, each on its own, whichever of them this CPU's kernels run
-// (cpu.hpp's tanh_with_fma): the expm1 form (baseline x86-64, with libmvec's vector expm1) and the FMA form (AVX2
+// (tanh_with_fma): the expm1 form (baseline x86-64, with libmvec's vector expm1) and the FMA form (AVX2
 // and AVX-512 CPUs). Here both are scalar code: the FMA form's std::fma is exact wherever it runs, so it gives
 // the kernels' bits; the expm1 form calls glibc's scalar expm1 here (2.5 ulps at most on these values, against
 // 3.4 through the vector one, tests/test_numerics.py), so this checks its formula, not libmvec.
