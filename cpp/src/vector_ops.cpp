@@ -51,6 +51,16 @@ NN_KERNEL void descend(const T* p, T alpha, T* d, index count) {
 }
 
 template <class T>
+NN_KERNEL void add_and_descend(const T* p, T alpha, T* d, const T* part, index count) {
+    // the sum rounded first, then the step: the same two roundings as add() then descend()
+#pragma omp simd
+    for (index k = 0; k < count; ++k) {
+        const T sum = d[k] + part[k];
+        d[k] = p[k] - alpha * sum;
+    }
+}
+
+template <class T>
 NN_KERNEL void add(const T* x, const T* y, T* out, index count) {
 #pragma omp simd
     for (index k = 0; k < count; ++k) out[k] = x[k] + y[k];
@@ -65,10 +75,11 @@ NN_KERNEL bool all_finite(const T* x, index count) {
     return sum == T(0);
 }
 
-#define NN_INSTANTIATE(T)                                        \
-    template void row_sums<T>(Matrix<const T>, T, T*);           \
-    template void descend<T>(const T*, T, T*, index);            \
-    template void add<T>(const T*, const T*, T*, index);         \
+#define NN_INSTANTIATE(T)                                               \
+    template void row_sums<T>(Matrix<const T>, T, T*);                  \
+    template void descend<T>(const T*, T, T*, index);                   \
+    template void add_and_descend<T>(const T*, T, T*, const T*, index); \
+    template void add<T>(const T*, const T*, T*, index);                \
     template bool all_finite<T>(const T*, index);
 NN_INSTANTIATE(double)
 NN_INSTANTIATE(float)

@@ -429,6 +429,47 @@ TYPED_TEST(NetworkT, TrainStopsWhenAskedAfterACompletedIteration) {
     EXPECT_LT(r.cost, first);
 }
 
+// With a team, train() takes each layer's step inside backward, in the sum of the threads' gradient parts
+// (Network::backward_and_step). That must be exactly backward() then step(): the same parameters, bit for bit,
+// the layers without room for parts (whose step stays after backward) included, and the same parameters
+// before the last step kept for undo_step.
+TYPED_TEST(NetworkT, TrainInATeamStepsExactlyAsBackwardThenStep) {
+    using T = TypeParam;
+    using P = typename Network<T>::PartsIn;
+    // [3, 2, 2, 50, 1] on 64 examples: layer 3's parts fit neither above (A[4] is 1 x 64) nor below (dW[2] is
+    // 2 x 2), so that layer shares its products; the others sum parts
+    for (const Case& c : {Case{{3, 2, 2, 50, 1}, 64}, Case{{20, 16, 16, 16, 1}, 300}})
+        for (int slices : {2, 3}) {
+            SCOPED_TRACE("m " + std::to_string(c.m) + " slices " + std::to_string(slices));
+            Network<T> a = seeded_network<T>(c, Activation::tanh, 700), b = seeded_network<T>(c, Activation::tanh, 700);
+            Owned<T> X(c.dims[0], c.m, false, 0, 701, -1, 1);
+            auto Y = labels<T>(c.m, 702);
+            auto wa = a.make_workspace(c.m, slices), wb = b.make_workspace(c.m, slices);
+            int parts = 0, shared = 0;
+            for (index l = 0; l < a.L(); ++l) ++(a.gradient_parts_place(l, wa) == P::nowhere ? shared : parts);
+            EXPECT_GT(parts, 0);
+            if (c.m == 64 && slices == 2) {
+                EXPECT_EQ(shared, 1);
+            }
+            const TrainResult r = a.train(X.view, Y.data(), T(0.1), 3, wa, nullptr);
+            ASSERT_EQ(wa.backward_threads, slices);  // the team really ran, so the steps were taken in it
+            b.forward(X.view, wb);
+            for (int it = 0; it < 3; ++it) {
+                b.backward(X.view, Y.data(), wb);
+                b.step(T(0.1), wb);
+                b.forward(X.view, wb);
+            }
+            EXPECT_EQ(r.cost, b.cost(wb, Y.data()));
+            for (index l = 0; l < a.L(); ++l) {
+                const auto &la = a.layers()[l], &lb = b.layers()[l];
+                EXPECT_EQ(la.W, lb.W) << "W[" << l + 1 << "]";
+                EXPECT_EQ(la.b, lb.b) << "b[" << l + 1 << "]";
+                EXPECT_EQ(la.dW, lb.dW) << "W[" << l + 1 << "] before the last step";
+                EXPECT_EQ(la.db, lb.db) << "b[" << l + 1 << "] before the last step";
+            }
+        }
+}
+
 TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
     using T = TypeParam;
     const Case c{{3, 4, 2, 1}, 6};
@@ -453,11 +494,13 @@ TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
 
 TYPED_TEST(NetworkT, TrainEndsAndRevertsWhenTheCostOverflows) {
     using T = TypeParam;
-    const Case c{{3, 5, 1}, 8};
+    const Case c{{3, 5, 1}, 16};
+    for (int slices : {1, 2}) {  // a team takes the step inside backward (backward_and_step): undone the same
+    SCOPED_TRACE("slices " + std::to_string(slices));
     Network<T> net = seeded_network<T>(c, Activation::relu, 400);
-    Owned<T> X(3, 8, false, 0, 401, 0.5, 2);
-    auto Y = labels<T>(8, 402);
-    auto ws = net.make_workspace(8);
+    Owned<T> X(3, 16, false, 0, 401, 0.5, 2);
+    auto Y = labels<T>(16, 402);
+    auto ws = net.make_workspace(16, slices);
     const auto initial = net.layers();
     // a step of this size sends W to ~lr |dW|; two such layers overflow Z[L] to +-inf on the next forward
     const T lr = static_cast<T>(std::numeric_limits<T>::max() / 16);
@@ -473,6 +516,8 @@ TYPED_TEST(NetworkT, TrainEndsAndRevertsWhenTheCostOverflows) {
     }
     for (const auto& layer : net.layers())
         for (T w : layer.W) ASSERT_TRUE(std::isfinite(w));
+    EXPECT_EQ(ws.backward_threads, slices);
+    }
 }
 
 // The Gram first layer (gram.hpp) is an exact rewriting of full-batch gradient descent: after k iterations

@@ -88,6 +88,7 @@ struct Workspace {
     // float32; OpenBLAS's packing went from 17% of the cycles to 14%. (Set by make_workspace; false shares
     // every product, as the tests do to cover both.)
     bool partial_gradients = false;
+    int backward_threads = 1;       // the team the last backward pass ran on (the runtime may give fewer than asked)
 };
 
 // What a call of Network::train did.
@@ -315,21 +316,43 @@ class Network {
 
     // Gradients dW[l], db[l] of the last forward pass. Overwrites the activations in ws with dZ.
     // With ws.slices > 1 the team shares each dW[l] and takes its own columns of each dZ[l-1].
-    void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
+    void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws) { backward(X, Y, ws, nullptr); }
+
+    // backward() then step(), as train makes them. With a team, a layer whose gradient is summed from the
+    // threads' parts takes its step in that sum, on every core while its dW is in cache, instead of in one
+    // thread's pass over all the parameters afterwards while the others wait (same bits: add_and_descend).
+    // Deep [256] * 9 on 2048 examples, 2 threads, MKL, one process alternating with backward-step-forward, 30
+    // pairs, median of the ratios: 0.984-0.985 of the time in float64, 0.990-0.997 in float32; wide 0.98-1.00.
+    void backward_and_step(Matrix<const T> X, const T* Y, T learning_rate, Workspace<T>& ws) {
+        backward(X, Y, ws, &learning_rate);
+        for (index l = 0; l < L(); ++l) {
+            if (ws.backward_threads > 1 && gradient_parts_place(l, ws) != PartsIn::nowhere) {
+                layers_[l].W.swap(layers_[l].dW);  // stepped already: the new parameters are in dW and db
+                layers_[l].b.swap(layers_[l].db);
+            } else {
+                step_weights(l, learning_rate, ws);
+                step_bias(l, learning_rate);
+            }
+        }
+    }
+
+    // backward, and with `learning_rate` the step of the layers whose parts the team sums (backward_and_step).
+    void backward(Matrix<const T> X, const T* Y, Workspace<T>& ws, const T* learning_rate) {
         check_input(X, ws);
         if (ws.slices > 1) {
             blas::OneThreadHeld one;
 #pragma omp parallel num_threads(ws.slices)
-            backward_team(X, Y, ws);
+            backward_team(X, Y, ws, learning_rate);
         } else {
-            backward_team(X, Y, ws);
+            backward_team(X, Y, ws, learning_rate);
         }
     }
 
     // The body of backward for each thread of the team (outside a parallel region: a team of one, whose
     // barriers cost nothing).
-    void backward_team(Matrix<const T> X, const T* Y, Workspace<T>& ws) {
+    void backward_team(Matrix<const T> X, const T* Y, Workspace<T>& ws, const T* learning_rate) {
         const int s = omp_get_thread_num(), S = omp_get_num_threads();
+        if (s == 0) ws.backward_threads = S;  // read only after the team has ended
         const Slice c = slice(ws.m, s, S);
         T* dA_buf = ws.dA.data() + s * (ws.dA.size() / ws.slices);  // this thread's block of dA
         T* ZL = ws.A.back().data();
@@ -350,7 +373,7 @@ class Network {
                 gradient_part(l, X, ws, s, c, place);  // this thread's columns of dZ[l] and A[l-1] only ...
                 if (l > 0) backward_to_previous(l, ws, c, dA_buf);
 #pragma omp barrier
-                sum_gradient_parts(l, ws, s, S, place);  // ... so the team meets only to add the parts
+                sum_gradient_parts(l, ws, s, S, place, learning_rate);  // ... so the team meets only to add them
                 meet = place == PartsIn::below;
                 continue;
             }
@@ -451,16 +474,25 @@ class Network {
         return {below.dW.data() + (s - 1) * w, below.db.data() + (s - 1) * layer.n};
     }
 
-    // dW[l] += the other threads' parts, and db[l] likewise: thread s adds its share of the rows.
-    void sum_gradient_parts(index l, Workspace<T>& ws, int s, int S, PartsIn place) {
+    // dW[l] += the other threads' parts, and db[l] likewise: thread s adds its share of the rows. With a
+    // learning rate, the last part's sum also takes the step: dW[l] = W[l] - learning_rate (dW[l] + part).
+    void sum_gradient_parts(index l, Workspace<T>& ws, int s, int S, PartsIn place, const T* learning_rate) {
         Layer<T>& layer = layers_[l];
         const Slice r = slice(layer.n, s, S);
+        const index w = r.size * layer.n_prev;
         T* dW = layer.dW.data() + r.begin * layer.n_prev;
         T* db = layer.db.data() + r.begin;
         for (int t = 1; t < S; ++t) {
             const GradientPart part = gradient_part_of(ws, l, t, place);
-            add<T>(dW, part.dW + r.begin * layer.n_prev, dW, r.size * layer.n_prev);
-            add<T>(db, part.db + r.begin, db, r.size);
+            const T* part_dW = part.dW + r.begin * layer.n_prev;
+            const T* part_db = part.db + r.begin;
+            if (learning_rate && t == S - 1) {
+                add_and_descend<T>(layer.W.data() + r.begin * layer.n_prev, *learning_rate, dW, part_dW, w);
+                add_and_descend<T>(layer.b.data() + r.begin, *learning_rate, db, part_db, r.size);
+            } else {
+                add<T>(dW, part_dW, dW, w);
+                add<T>(db, part_db, db, r.size);
+            }
         }
     }
 
@@ -598,11 +630,12 @@ class Network {
             ws.forward_ready = true;
         }
         for (std::int64_t i = 0; i < iterations; ++i) {
-            backward(X, Y, ws);
-            if (ws.streamed)
+            if (ws.streamed) {
+                backward(X, Y, ws);
                 streamed_step(X, learning_rate, ws);
-            else
-                step(learning_rate, ws);
+            } else {
+                backward_and_step(X, Y, learning_rate, ws);
+            }
             r.done = i + 1;
             forward(X, ws);
             if (!finite_output(ws)) {

@@ -14,6 +14,10 @@ void row_sums(Matrix<const T> dZ, T scale, T* db);
 template <class T>
 void descend(const T* p, T alpha, T* d, index count);
 
+// d = p - alpha (d + part): a gradient's last part added and the step taken in one pass.
+template <class T>
+void add_and_descend(const T* p, T alpha, T* d, const T* part, index count);
+
 // out = x + y (out may alias either).
 template <class T>
 void add(const T* x, const T* y, T* out, index count);
