@@ -93,6 +93,20 @@ template <Activation G, class T>
     });
 }
 
+// ... and the sum of the dZ it writes, each row's db formed in the pass that writes its dZ.
+template <Activation G, class T>
+[[gnu::always_inline]] inline T zip_from_output_sum(const T* dA, const T* A, T* dZ, index count) {
+    T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+    for (index k = 0; k < count; ++k) {
+        T da = dA[k];
+        vm::times_derivative_from_output<T>(G, da, A[k]);
+        dZ[k] = da;
+        sum += da;
+    }
+    return sum;
+}
+
 }  // namespace
 
 template <class T>
@@ -106,11 +120,25 @@ NN_KERNEL void activation_backward_from_output(Activation g, const T* dA, const 
     }
 }
 
+template <class T>
+NN_KERNEL T activation_backward_from_output_sum(Activation g, const T* dA, const T* A, T* dZ, index count) {
+    switch (g) {
+        case Activation::sigmoid: return zip_from_output_sum<Activation::sigmoid>(dA, A, dZ, count);
+        case Activation::tanh: return zip_from_output_sum<Activation::tanh>(dA, A, dZ, count);
+        case Activation::relu: return zip_from_output_sum<Activation::relu>(dA, A, dZ, count);
+        case Activation::leaky_relu: return zip_from_output_sum<Activation::leaky_relu>(dA, A, dZ, count);
+        case Activation::linear: return zip_from_output_sum<Activation::linear>(dA, A, dZ, count);
+    }
+    return T(0);
+}
+
 template void activation_forward<double>(Activation, const double*, const double*, double*, index, index);
 template void activation_forward<float>(Activation, const float*, const float*, float*, index, index);
 template void activation_backward<double>(Activation, const double*, const double*, double*, index);
 template void activation_backward<float>(Activation, const float*, const float*, float*, index);
 template void activation_backward_from_output<double>(Activation, const double*, const double*, double*, index);
 template void activation_backward_from_output<float>(Activation, const float*, const float*, float*, index);
+template double activation_backward_from_output_sum<double>(Activation, const double*, const double*, double*, index);
+template float activation_backward_from_output_sum<float>(Activation, const float*, const float*, float*, index);
 
 }  // namespace nn

@@ -113,6 +113,20 @@ TYPED_TEST(Activations, BackwardFromOutput) {
             std::vector<T> A2 = A;
             activation_backward_from_output<T>(g, dA.data(), A2.data(), A2.data(), size);  // dZ aliases A
             EXPECT_TRUE(close(A2, ref, rtol<T>(), atol));
+            // with the sum of what it writes (db's row sum in the team's backward): the same dZ, bit for bit,
+            // and their sum within the bound of any order of summation, (size - 1) eps sum |dZ|
+            std::vector<T> dZs(size, T(-123));
+            const T sum = activation_backward_from_output_sum<T>(g, dA.data(), A.data(), dZs.data(), size);
+            EXPECT_EQ(dZs, dZ);
+            ld exact = 0, magnitude = 0;
+            for (T v : dZ) {
+                exact += v;
+                magnitude += std::fabs((ld)v);
+            }
+            EXPECT_LE(std::fabs((ld)sum - exact), (size - 1) * eps<T>() * magnitude);
+            std::vector<T> A3 = A;  // dZ aliases A
+            EXPECT_EQ(activation_backward_from_output_sum<T>(g, dA.data(), A3.data(), A3.data(), size), sum);
+            EXPECT_EQ(A3, dZ);
         }
 }
 

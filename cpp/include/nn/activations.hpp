@@ -57,4 +57,8 @@ void activation_backward(Activation g, const T* dA, const T* Z, T* dZ, index cou
 template <class T>
 void activation_backward_from_output(Activation g, const T* dA, const T* A, T* dZ, index count);
 
+// The same, returning the sum of the dZ it writes (db's row sum, formed in the pass that writes dZ).
+template <class T>
+T activation_backward_from_output_sum(Activation g, const T* dA, const T* A, T* dZ, index count);
+
 }  // namespace nn

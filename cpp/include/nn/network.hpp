@@ -72,6 +72,7 @@ struct Workspace {
     index block = 0;                // columns of dA formed at a time
     std::vector<Buffer<T>> A;       // A[l-1] is A[l], (n[l] x m), for l = 1..L
     Buffer<T> dA;                   // one (max n[l-1] x block) buffer per slice
+    Buffer<T> dZ_sums;              // with a team, one (max n[l-1]) per slice: row sums of its columns of a dZ
     GramFirstLayer<T> gram;         // when active, layer 1 runs in Gram space (see gram.hpp)
     bool forward_ready = false;     // A holds the forward pass of the current parameters
     bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
@@ -144,6 +145,7 @@ class Network {
                        : std::min(widest,
                                   std::max<index>(16, dA_block_bytes / static_cast<index>(sizeof(T)) / max_n_prev));
         if (L() > 1) ws.dA.resize(static_cast<std::size_t>(max_n_prev * ws.block * ws.slices));
+        if (L() > 1 && ws.slices > 1) ws.dZ_sums.resize(static_cast<std::size_t>(max_n_prev * ws.slices));
         ws.partial_gradients = ws.slices > 1;
         return ws;
     }
@@ -364,14 +366,23 @@ class Network {
         // be reading the dZ in the buffer that takes the parts; after parts summed in dW[l-1] and db[l-1], thread
         // 0 must not write its share of layer l-1 there before the sum is done.
         bool meet = true;
+        // A thread's part of db[l] is the row sums of its columns of dZ[l]; where layer l sums parts, the pass
+        // that forms those columns (backward_to_previous of the layer above) sums them too, into `sums`, so
+        // that they are not read again for it. `sums_ready`: `sums` holds them for the current l.
+        T* sums = ws.dZ_sums.empty() ? nullptr : ws.dZ_sums.data() + s * (ws.dZ_sums.size() / ws.slices);
+        bool sums_ready = false;
         for (index l = L() - 1; l >= 0; --l) {
             const PartsIn place = S > 1 ? gradient_parts_place(l, ws) : PartsIn::nowhere;
+            T* sums_below =
+                S > 1 && sums && l > 0 && gradient_parts_place(l - 1, ws) != PartsIn::nowhere ? sums : nullptr;
             if (place != PartsIn::nowhere) {
                 if (meet) {
 #pragma omp barrier
                 }
-                gradient_part(l, X, ws, s, c, place);  // this thread's columns of dZ[l] and A[l-1] only ...
-                if (l > 0) backward_to_previous(l, ws, c, dA_buf);
+                // this thread's columns of dZ[l] and A[l-1] only ...
+                gradient_part(l, X, ws, s, c, place, sums_ready ? sums : nullptr);
+                if (l > 0) backward_to_previous(l, ws, c, dA_buf, sums_below);
+                sums_ready = sums_below != nullptr;
 #pragma omp barrier
                 sum_gradient_parts(l, ws, s, S, place, learning_rate);  // ... so the team meets only to add them
                 meet = place == PartsIn::below;
@@ -382,7 +393,8 @@ class Network {
             weight_gradients(l, X, ws, s, S);  // reads every column of dZ[l] and A[l-1] ...
             if (l == 0) break;
 #pragma omp barrier
-            backward_to_previous(l, ws, c, dA_buf);  // ... then overwrites A[l-1]
+            backward_to_previous(l, ws, c, dA_buf, sums_below);  // ... then overwrites A[l-1]
+            sums_ready = sums_below != nullptr;
             meet = true;
         }
     }
@@ -445,13 +457,18 @@ class Network {
     }
 
     // dW[l] = dZ[l] A[l-1]^T / m and db[l] over thread s's columns c only: thread 0's into the layer's dW and db,
-    // the others' into their part (see gradient_parts_place).
-    void gradient_part(index l, Matrix<const T> X, Workspace<T>& ws, int s, Slice c, PartsIn place) {
+    // the others' into their part (see gradient_parts_place). `sums`, if given, are the row sums of those
+    // columns of dZ[l], formed with them.
+    void gradient_part(index l, Matrix<const T> X, Workspace<T>& ws, int s, Slice c, PartsIn place,
+                       const T* sums) {
         Layer<T>& layer = layers_[l];
         const T inv_m = T(1) / static_cast<T>(ws.m);
         const GradientPart part = gradient_part_of(ws, l, s, place);
         Matrix<const T> dZ(ws.A[l].data() + c.begin, layer.n, c.size, false, ws.m);
-        row_sums<T>(dZ, inv_m, part.db);
+        if (sums)
+            for (index i = 0; i < layer.n; ++i) part.db[i] = sums[i] * inv_m;
+        else
+            row_sums<T>(dZ, inv_m, part.db);
         const Matrix<const T> A_prev = input_of(l, X, ws).block(0, c.begin, layer.n_prev, c.size);
         blas::gemm<T>(inv_m, dZ, A_prev.t(), T(0), Matrix<T>(part.dW, layer.n, layer.n_prev));
     }
@@ -498,19 +515,23 @@ class Network {
 
     // dZ[l-1] = (W[l]^T dZ[l]) * g'(Z[l-1]) over the columns c, a block of them at a time formed in dA_buf,
     // written over A[l-1] (which backward no longer needs once dW[l] is formed). l is 0-based here:
-    // layers_[l] is layer l+1.
-    void backward_to_previous(index l, Workspace<T>& ws, Slice c, T* dA_buf) const {
+    // layers_[l] is layer l+1. With `sums`, also the row sums of those columns of dZ[l-1] (n[l-1] of them).
+    void backward_to_previous(index l, Workspace<T>& ws, Slice c, T* dA_buf, T* sums) const {
         const Layer<T>& layer = layers_[l];
         const Activation g_prev = layers_[l - 1].g;
         T* dZ = ws.A[l].data();
         T* A_prev = ws.A[l - 1].data();
+        if (sums) std::fill(sums, sums + layer.n_prev, T(0));
         for (index j0 = c.begin; j0 < c.begin + c.size; j0 += ws.block) {
             const index cols = std::min(ws.block, c.begin + c.size - j0);
             Matrix<T> dA(dA_buf, layer.n_prev, cols);
             blas::gemm<T>(T(1), layer.W_mat().t(), Matrix<const T>(dZ + j0, layer.n, cols, false, ws.m), T(0), dA);
             for (index i = 0; i < layer.n_prev; ++i) {
                 T* a = A_prev + i * ws.m + j0;
-                activation_backward_from_output<T>(g_prev, dA.data + i * cols, a, a, cols);
+                if (sums)
+                    sums[i] += activation_backward_from_output_sum<T>(g_prev, dA.data + i * cols, a, a, cols);
+                else
+                    activation_backward_from_output<T>(g_prev, dA.data + i * cols, a, a, cols);
             }
         }
     }
