@@ -2,9 +2,13 @@
 // float and double, on the networks of the course; with the Gram first layer as well where m < n_x.
 // Reported as examples per second (items_per_second) and GFLOP/s of the ordinary path
 // (forward 2 sum n n_prev m, backward 2 sum n n_prev m for dW + 2 sum_{l>=2} n n_prev m for dA[l-1]).
-//   names: network_train_iteration/<type>/<dims>/m:<m>, network_train_iteration_gram/<type>/<dims>/m:<m>
+// Next to it, for the networks a team of threads trains (wide, deep): the same iteration's matrix products
+// alone, made as the team makes them, with its barriers and nothing else: the floor of that way of training.
+//   names: network_train_iteration/<type>/<dims>/m:<m>, network_train_iteration_gram/<type>/<dims>/m:<m>,
+//          network_products_alone/<type>/<dims>/m:<m>
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -18,12 +22,23 @@ namespace {
 struct NetCase {
     std::vector<index> dims;
     index m;
+    Activation hidden = Activation::relu;
 };
-const NetCase cases[] = {{{784, 512, 256, 1}, 1024}, {{12288, 20, 7, 5, 1}, 209}, {{2, 4, 1}, 400}};
+const NetCase cases[] = {{{784, 512, 256, 1}, 1024},
+                         {{12288, 20, 7, 5, 1}, 209},
+                         {{2, 4, 1}, 400},
+                         {{256, 256, 256, 256, 256, 256, 256, 256, 256, 1}, 2048, Activation::tanh}};  // deep
+
+double iteration_flops(const NetCase& c) {
+    double flops = 0;
+    for (std::size_t l = 1; l < c.dims.size(); ++l)
+        flops += 2.0 * c.dims[l] * c.dims[l - 1] * c.m * (l >= 2 ? 3 : 2);
+    return flops;
+}
 
 template <class T>
 void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
-    std::vector<Activation> acts(c.dims.size() - 1, Activation::relu);
+    std::vector<Activation> acts(c.dims.size() - 1, c.hidden);
     acts.back() = Activation::sigmoid;
     Network<T> net(c.dims, acts);
     std::uint32_t seed = 10;
@@ -46,11 +61,71 @@ void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
             break;
         }
     }
-    double flops = 0;
-    for (std::size_t l = 1; l < c.dims.size(); ++l)
-        flops += 2.0 * c.dims[l] * c.dims[l - 1] * m * (l >= 2 ? 3 : 2);
-    report_flops(state, flops);
+    report_flops(state, iteration_flops(c));
     state.SetItemsProcessed(state.iterations() * m);
+}
+
+// The products of one iteration as the team makes them (Network::forward_columns, gradient_part,
+// backward_to_previous): each thread its own columns, through forward, then per layer its part of dW and its
+// columns of dA, meeting once per layer; the products alone, with no bias, activation, sum or step.
+template <class T>
+void products_alone_bench(benchmark::State& state, NetCase c) {
+    std::vector<Activation> acts(c.dims.size() - 1, c.hidden);
+    acts.back() = Activation::sigmoid;
+    Network<T> net(c.dims, acts);
+    const index m = c.m, L = net.L();
+    auto X = random_vector<T>(c.dims[0] * m, -1, 1, 30);
+    Matrix<const T> Xv(X.data(), c.dims[0], m);
+    const auto plan = net.plan_threads(Xv, false);
+    const int slices = plan.slices;
+    const index block = plan.block;  // columns of dA formed at a time
+    if (slices < 2) {
+        state.SkipWithError("trained without a team on this machine (one thread)");
+        return;
+    }
+    std::vector<Buffer<T>> A;  // each layer's output, (n x m), written by forward and by the dA products
+    index widest = 0;
+    for (const auto& layer : net.layers()) {
+        A.emplace_back(static_cast<std::size_t>(layer.n * m), T(0.01));
+        widest = std::max(widest, layer.n * layer.n_prev);
+    }
+    index max_n_prev = 1;
+    for (index l = 1; l < L; ++l) max_n_prev = std::max(max_n_prev, net.layers()[l].n_prev);
+    // each thread's dW part, and its block of dA (as the workspace's dA buffer)
+    Buffer<T> dW_parts(static_cast<std::size_t>(widest * slices)),
+        dA(static_cast<std::size_t>(max_n_prev * block * slices));
+    for (auto _ : state) {
+        blas::OneThreadHeld one;
+#pragma omp parallel num_threads(slices)
+        {
+            const int s = omp_get_thread_num();
+            const Slice cs = my_slice(m);
+            Matrix<const T> A_prev = Xv.block(0, cs.begin, Xv.rows, cs.size);
+            for (index l = 0; l < L; ++l) {
+                const auto& layer = net.layers()[l];
+                Matrix<T> Z(A[l].data() + cs.begin, layer.n, cs.size, false, m);
+                blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), Z);
+                A_prev = Z;
+            }
+            for (index l = L - 1; l >= 0; --l) {
+                const auto& layer = net.layers()[l];
+                Matrix<const T> dZ(A[l].data() + cs.begin, layer.n, cs.size, false, m);
+                Matrix<const T> in = l == 0 ? Xv.block(0, cs.begin, Xv.rows, cs.size)
+                                            : Matrix<const T>(A[l - 1].data() + cs.begin, layer.n_prev, cs.size,
+                                                              false, m);
+                blas::gemm<T>(T(1), dZ, in.t(), T(0),
+                              Matrix<T>(dW_parts.data() + s * widest, layer.n, layer.n_prev));
+                for (index j0 = 0; l > 0 && j0 < cs.size; j0 += block) {
+                    const index cols = std::min(block, cs.size - j0);
+                    blas::gemm<T>(T(1), layer.W_mat().t(), dZ.block(0, j0, layer.n, cols), T(0),
+                                  Matrix<T>(dA.data() + s * max_n_prev * block, layer.n_prev, cols));
+                }
+#pragma omp barrier
+            }
+        }
+    }
+    report_flops(state, iteration_flops(c));
+    state.counters["threads"] = slices;
 }
 
 std::string dims_name(const std::vector<index>& dims) {
@@ -69,6 +144,10 @@ void register_type() {
         if (c.m < c.dims[0])
             benchmark::RegisterBenchmark(("network_train_iteration_gram" + suffix).c_str(), train_iteration_bench<T>, c,
                                          true)
+                ->UseRealTime()
+                ->Unit(benchmark::kMillisecond);
+        if (c.m >= 1024)  // the networks a team trains
+            benchmark::RegisterBenchmark(("network_products_alone" + suffix).c_str(), products_alone_bench<T>, c)
                 ->UseRealTime()
                 ->Unit(benchmark::kMillisecond);
     }

@@ -2,7 +2,9 @@
 // Column slices: the training loop of a large network runs on a team of threads, each owning a contiguous
 // range of the m examples (columns). A column of Z[l] needs only the same column of A[l-1], so forward takes
 // each slice through every layer without waiting, and dA[l-1] = W[l]^T dZ[l] stays within the slice too;
-// only dW[l] = dZ[l] A[l-1]^T sums over every column, so backward meets the team twice per layer.
+// only dW[l] = dZ[l] A[l-1]^T (and db[l]) sums over every column. Each thread forms them over its own columns and
+// the team meets once per layer to add the parts and take the layer's step (Network::backward_team); where the
+// parts have no room, the team shares each product instead and meets twice.
 //
 // The team is OpenMP's, and OpenBLAS is held at one thread while it runs: the elementwise passes (bias,
 // activation, derivative) then run on every core next to their gemm, which OpenBLAS's own threading leaves
