@@ -175,6 +175,11 @@ class Network {
         return PartsIn::nowhere;
     }
 
+    // Where layer l's parts go in a backward pass run by a team of S threads (nowhere for a team of one).
+    PartsIn parts_place(index l, const Workspace<T>& ws, int S) const {
+        return S > 1 ? gradient_parts_place(l, ws) : PartsIn::nowhere;
+    }
+
     // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit or a few, X stored by rows, a
     // thread's part of Z[1] small enough to stay in cache next to a block of X, X big enough to be worth a team,
     // and layer 1 nearly all of the work (OpenBLAS stays at one thread through the loop, see train()).
@@ -328,7 +333,7 @@ class Network {
     void backward_and_step(Matrix<const T> X, const T* Y, T learning_rate, Workspace<T>& ws) {
         backward(X, Y, ws, &learning_rate);
         for (index l = 0; l < L(); ++l) {
-            if (ws.backward_threads > 1 && gradient_parts_place(l, ws) != PartsIn::nowhere) {
+            if (parts_place(l, ws, ws.backward_threads) != PartsIn::nowhere) {
                 layers_[l].W.swap(layers_[l].dW);  // stepped already: the new parameters are in dW and db
                 layers_[l].b.swap(layers_[l].db);
             } else {
@@ -367,22 +372,19 @@ class Network {
         // 0 must not write its share of layer l-1 there before the sum is done.
         bool meet = true;
         // A thread's part of db[l] is the row sums of its columns of dZ[l]; where layer l sums parts, the pass
-        // that forms those columns (backward_to_previous of the layer above) sums them too, into `sums`, so
-        // that they are not read again for it. `sums_ready`: `sums` holds them for the current l.
+        // that forms those columns (backward_to_previous of the layer above, given `sums_below`) sums them too,
+        // into `sums`, so that they are not read again for it. Only the top layer's dZ has no pass above.
         T* sums = ws.dZ_sums.empty() ? nullptr : ws.dZ_sums.data() + s * (ws.dZ_sums.size() / ws.slices);
-        bool sums_ready = false;
         for (index l = L() - 1; l >= 0; --l) {
-            const PartsIn place = S > 1 ? gradient_parts_place(l, ws) : PartsIn::nowhere;
-            T* sums_below =
-                S > 1 && sums && l > 0 && gradient_parts_place(l - 1, ws) != PartsIn::nowhere ? sums : nullptr;
+            const PartsIn place = parts_place(l, ws, S);
+            T* sums_below = l > 0 && parts_place(l - 1, ws, S) != PartsIn::nowhere ? sums : nullptr;
             if (place != PartsIn::nowhere) {
                 if (meet) {
 #pragma omp barrier
                 }
                 // this thread's columns of dZ[l] and A[l-1] only ...
-                gradient_part(l, X, ws, s, c, place, sums_ready ? sums : nullptr);
+                gradient_part(l, X, ws, s, c, place, l + 1 < L() ? sums : nullptr);
                 if (l > 0) backward_to_previous(l, ws, c, dA_buf, sums_below);
-                sums_ready = sums_below != nullptr;
 #pragma omp barrier
                 sum_gradient_parts(l, ws, s, S, place, learning_rate);  // ... so the team meets only to add them
                 meet = place == PartsIn::below;
@@ -394,7 +396,6 @@ class Network {
             if (l == 0) break;
 #pragma omp barrier
             backward_to_previous(l, ws, c, dA_buf, sums_below);  // ... then overwrites A[l-1]
-            sums_ready = sums_below != nullptr;
             meet = true;
         }
     }
