@@ -29,13 +29,6 @@ const NetCase cases[] = {{{784, 512, 256, 1}, 1024},
                          {{2, 4, 1}, 400},
                          {{256, 256, 256, 256, 256, 256, 256, 256, 256, 1}, 2048, Activation::tanh}};  // deep
 
-double iteration_flops(const NetCase& c) {
-    double flops = 0;
-    for (std::size_t l = 1; l < c.dims.size(); ++l)
-        flops += 2.0 * c.dims[l] * c.dims[l - 1] * c.m * (l >= 2 ? 3 : 2);
-    return flops;
-}
-
 template <class T>
 void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
     std::vector<Activation> acts(c.dims.size() - 1, c.hidden);
@@ -61,7 +54,7 @@ void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
             break;
         }
     }
-    report_flops(state, iteration_flops(c));
+    report_flops(state, net.iteration_flops(Xv, false));
     state.SetItemsProcessed(state.iterations() * m);
 }
 
@@ -76,55 +69,47 @@ void products_alone_bench(benchmark::State& state, NetCase c) {
     const index m = c.m, L = net.L();
     auto X = random_vector<T>(c.dims[0] * m, -1, 1, 30);
     Matrix<const T> Xv(X.data(), c.dims[0], m);
-    const auto plan = net.plan_threads(Xv, false);
-    const int slices = plan.slices;
-    const index block = plan.block;  // columns of dA formed at a time
+    // the workspace train would use: its team, its activations (written by forward, read as dZ) and its
+    // per-thread blocks of dA
+    auto ws = net.plan_threads(Xv, false);
+    const int slices = ws.slices;
     if (slices < 2) {
         state.SkipWithError("trained without a team on this machine (one thread)");
         return;
     }
-    std::vector<Buffer<T>> A;  // each layer's output, (n x m), written by forward and by the dA products
     index widest = 0;
-    for (const auto& layer : net.layers()) {
-        A.emplace_back(static_cast<std::size_t>(layer.n * m), T(0.01));
-        widest = std::max(widest, layer.n * layer.n_prev);
-    }
-    index max_n_prev = 1;
-    for (index l = 1; l < L; ++l) max_n_prev = std::max(max_n_prev, net.layers()[l].n_prev);
-    // each thread's dW part, and its block of dA (as the workspace's dA buffer)
-    Buffer<T> dW_parts(static_cast<std::size_t>(widest * slices)),
-        dA(static_cast<std::size_t>(max_n_prev * block * slices));
+    for (const auto& layer : net.layers()) widest = std::max(widest, layer.n * layer.n_prev);
+    Buffer<T> dW_parts(static_cast<std::size_t>(widest * slices));  // each thread's part of dW
     for (auto _ : state) {
         blas::OneThreadHeld one;
 #pragma omp parallel num_threads(slices)
         {
             const int s = omp_get_thread_num();
             const Slice cs = my_slice(m);
+            T* dA_buf = ws.dA.data() + s * (ws.dA.size() / ws.slices);
             Matrix<const T> A_prev = Xv.block(0, cs.begin, Xv.rows, cs.size);
             for (index l = 0; l < L; ++l) {
                 const auto& layer = net.layers()[l];
-                Matrix<T> Z(A[l].data() + cs.begin, layer.n, cs.size, false, m);
+                Matrix<T> Z(ws.A[l].data() + cs.begin, layer.n, cs.size, false, m);
                 blas::gemm<T>(T(1), layer.W_mat(), A_prev, T(0), Z);
                 A_prev = Z;
             }
             for (index l = L - 1; l >= 0; --l) {
                 const auto& layer = net.layers()[l];
-                Matrix<const T> dZ(A[l].data() + cs.begin, layer.n, cs.size, false, m);
-                Matrix<const T> in = l == 0 ? Xv.block(0, cs.begin, Xv.rows, cs.size)
-                                            : Matrix<const T>(A[l - 1].data() + cs.begin, layer.n_prev, cs.size,
-                                                              false, m);
+                Matrix<const T> dZ(ws.A[l].data() + cs.begin, layer.n, cs.size, false, m);
+                Matrix<const T> in = net.input_of(l, Xv, ws).block(0, cs.begin, layer.n_prev, cs.size);
                 blas::gemm<T>(T(1), dZ, in.t(), T(0),
                               Matrix<T>(dW_parts.data() + s * widest, layer.n, layer.n_prev));
-                for (index j0 = 0; l > 0 && j0 < cs.size; j0 += block) {
-                    const index cols = std::min(block, cs.size - j0);
+                for (index j0 = 0; l > 0 && j0 < cs.size; j0 += ws.block) {
+                    const index cols = std::min(ws.block, cs.size - j0);
                     blas::gemm<T>(T(1), layer.W_mat().t(), dZ.block(0, j0, layer.n, cols), T(0),
-                                  Matrix<T>(dA.data() + s * max_n_prev * block, layer.n_prev, cols));
+                                  Matrix<T>(dA_buf, layer.n_prev, cols));
                 }
 #pragma omp barrier
             }
         }
     }
-    report_flops(state, iteration_flops(c));
+    report_flops(state, net.iteration_flops(Xv, false));
     state.counters["threads"] = slices;
 }
 
