@@ -11,6 +11,7 @@
 
 #include "naive.hpp"
 #include "nn/narrow_layer.hpp"
+#include "../src/vector_math.hpp"  // NN_TARGET_CLONES: whether the elementwise kernels are cloned
 
 namespace nn::test {
 namespace {
@@ -78,10 +79,10 @@ std::vector<std::pair<index, index>> sizes_with_instances() {
     return sizes;
 }
 
-#ifdef NN_NO_TARGET_CLONES
-constexpr bool target_clones = false;
-#else
+#ifdef NN_TARGET_CLONES
 constexpr bool target_clones = true;
+#else
+constexpr bool target_clones = false;
 #endif
 
 TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
@@ -115,7 +116,7 @@ TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
                     // the products in the stated order, then activation_forward's bias and g exactly: on whole
                     // vectors (no scalar tail, whose libm calls may round otherwise), and at this CPU's widest
                     // width, which activation_forward's clone uses too (libmvec's AVX2 and AVX-512 functions may
-                    // differ in the last bit). A build without target clones (NN_NO_TARGET_CLONES) runs
+                    // differ in the last bit). A build without target clones (NN_TARGET_CLONES undefined) runs
                     // activation_forward at the one width it was compiled for, so there is no such match to ask.
                     if (target_clones && m % 16 == 0 && vb == widths.back()) {
                         std::vector<T> Z(n * m);
