@@ -54,8 +54,18 @@ import sys, time
 import numpy as np, nn
 first_layer = sys.argv[1]
 rng = np.random.RandomState(0)
-X = rng.randn(200, 1500); Y = (rng.rand(1, 1500) > 0.5).astype(float)
-make = lambda: nn.Network([200, 100, 50, 1], hidden="tanh", seed=3)
+if first_layer == "narrow team":  # planar's narrow layers on a team of threads (Network::train_narrow_team)
+    first_layer = "primal"
+    m = 100000
+    X = rng.randn(2, m); Y = (rng.rand(1, m) > 0.5).astype(float)
+    make = lambda: nn.Network([2, 4, 1], hidden="tanh", seed=3)
+else:
+    m = 1500
+    X = rng.randn(200, m); Y = (rng.rand(1, m) > 0.5).astype(float)
+    make = lambda: nn.Network([200, 100, 50, 1], hidden="tanh", seed=3)
+probe = make()
+probe.fit(X, Y, learning_rate=1e-3, iterations=1, first_layer=first_layer)
+print("SLICES", probe.train_settings_["example_slices"], flush=True)
 net = make()
 print("READY", flush=True)
 try:
@@ -67,7 +77,7 @@ except KeyboardInterrupt:
 print("CAUGHT", repr(t), flush=True)
 # the network is usable: predict, cost, a short fit
 P = net.predict_proba(X)
-assert P.shape == (1, 1500) and np.all(np.isfinite(P)), "predict_proba after Ctrl-C"
+assert P.shape == (1, m) and np.all(np.isfinite(P)), "predict_proba after Ctrl-C"
 assert set(np.unique(net.predict(X))) <= {0, 1}
 assert np.isfinite(net.cost(X, Y)), "cost after Ctrl-C"
 kept = net.params
@@ -87,12 +97,14 @@ print("OK", flush=True)
 """
 
 
-@pytest.mark.parametrize("first_layer", ["primal", "gram"])
+@pytest.mark.parametrize("first_layer", ["primal", "gram", "narrow team"])
 def test_sigint_interrupts_fit_promptly_and_leaves_network_usable(first_layer):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    # the narrow team needs two threads; the others keep to one
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2" if first_layer == "narrow team" else "1")
     proc = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, first_layer], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
+        slices = proc.stdout.readline().split()
         line = proc.stdout.readline()
         assert line.strip() == "READY", line + proc.stderr.read()
         time.sleep(0.7)                      # well inside the fit (it would run for hours)
@@ -109,8 +121,10 @@ def test_sigint_interrupts_fit_promptly_and_leaves_network_usable(first_layer):
     latency = float(caught[0].split()[1]) - sent
     assert 0 <= latency < 1.0, f"KeyboardInterrupt {latency:.3f} s after SIGINT"
     assert out.rstrip().endswith("OK"), out + err
-    if first_layer == "primal":
+    if first_layer != "gram":
         assert "completed iterations:" in out
+    teamed = first_layer == "narrow team" and _core.narrow_layers_supported()
+    assert slices == ["SLICES", "2" if teamed else "1"]
 
 
 def test_sigint_during_predict_and_after_fit_is_not_swallowed():

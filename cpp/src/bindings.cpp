@@ -318,7 +318,7 @@ class PyNetwork {
     py::tuple fit_plan() {
         Exclusive ex(mu_);
         if (!fit_.X_obj) return py::make_tuple(0, false, false);
-        return py::make_tuple(ws_.slices, ws_.streamed, ws_.one_thread);
+        return py::make_tuple(std::max(ws_.slices, ws_.team), ws_.streamed, ws_.one_thread);
     }
 
    private:
@@ -408,4 +408,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("sequential_blas_on", [] { return nn::blas::sequential_blas() != nullptr; });
     // whether a first layer of several units can be streamed on this CPU (streamed_first_layer.hpp)
     m.def("streamed_units_supported", &nn::streamed_units_supported);
+    // whether narrow layers run through their one-pass kernels on this CPU, and so train on a narrow team
+    // (narrow_layer.hpp, Network::train_narrow_team)
+    m.def("narrow_layers_supported", &nn::narrow_layers_supported);
 }

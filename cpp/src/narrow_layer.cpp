@@ -65,15 +65,15 @@ bool narrow_layers_supported() { return chosen_vector_bytes(0) != 0; }
 
 template <class T>
 void narrow_forward(const T* W, const T* b, index n, index n_prev, const T* A_prev, index ld_A, index m,
-                    Activation g, T* A, int vector_bytes) {
+                    Activation g, T* A, index ld, int vector_bytes) {
     check_fits("narrow_forward", n, n_prev);
     const int vb = chosen_vector_bytes(vector_bytes);
     if (vb == 0) throw std::invalid_argument("narrow_forward: this CPU has neither AVX-512 nor AVX2");
 #ifdef NN_NARROW_LAYERS
     if (vb == 64)
-        avx512::forward<T>(W, b, n, n_prev, A_prev, ld_A, m, g, A);
+        avx512::forward<T>(W, b, n, n_prev, A_prev, ld_A, m, g, A, ld);
     else
-        avx2::forward<T>(W, b, n, n_prev, A_prev, ld_A, m, g, A);
+        avx2::forward<T>(W, b, n, n_prev, A_prev, ld_A, m, g, A, ld);
 #endif
 }
 
@@ -92,9 +92,9 @@ void narrow_backward(const T* W, index n, index n_prev, const T* dZ, index ld_dZ
 }
 
 template void narrow_forward<double>(const double*, const double*, index, index, const double*, index, index,
-                                     Activation, double*, int);
+                                     Activation, double*, index, int);
 template void narrow_forward<float>(const float*, const float*, index, index, const float*, index, index,
-                                    Activation, float*, int);
+                                    Activation, float*, index, int);
 template void narrow_backward<double>(const double*, index, index, const double*, index, const double*, index,
                                       index, double, double*, double*, Activation, double*, int);
 template void narrow_backward<float>(const float*, index, index, const float*, index, const float*, index, index,

@@ -62,7 +62,7 @@ std::vector<int> vector_widths() {
         try {
             const float one = 1;
             float out = 0;
-            narrow_forward<float>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, vb);
+            narrow_forward<float>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, 1, vb);
             widths.push_back(vb);
         } catch (const std::invalid_argument&) {
         }
@@ -110,8 +110,15 @@ TYPED_TEST(NarrowLayer, ForwardMatchesNaiveAndItsStatedRounding) {
                             ref[i * m + j] = g_ref(g, z);
                             tol[i * m + j] = rtol<T>() * mag;
                         }
-                    std::vector<T> A(n * m, T(-7));
-                    narrow_forward<T>(W.data(), b.data(), n, n_prev, A_prev.view.data, A_prev.view.ld, m, g, A.data(), vb);
+                    // for odd m, A is the first m columns of a wider matrix, whose other columns stay as they were
+                    const index ld = m % 2 ? m + 5 : m;
+                    std::vector<T> A_wide(n * ld, T(-7)), A(n * m);
+                    narrow_forward<T>(W.data(), b.data(), n, n_prev, A_prev.view.data, A_prev.view.ld, m, g,
+                                      A_wide.data(), ld, vb);
+                    for (index i = 0; i < n; ++i) {
+                        std::copy(A_wide.begin() + i * ld, A_wide.begin() + i * ld + m, A.begin() + i * m);
+                        for (index j = m; j < ld; ++j) EXPECT_EQ(A_wide[i * ld + j], T(-7));
+                    }
                     EXPECT_TRUE(close(A, ref, rtol<T>(), tol));
                     // the products in the stated order, then activation_forward's bias and g exactly: on whole
                     // vectors (no scalar tail, whose libm calls may round otherwise), and at this CPU's widest
@@ -194,7 +201,7 @@ TYPED_TEST(NarrowLayer, RefusesSizesWithoutAnInstance) {
     std::vector<T> W(81, T(1)), dZ(81, T(1)), A(81, T(1)), dW(81, T(-7)), db(9, T(-7));
     for (auto [n, n_prev] : {std::pair<index, index>{9, 1}, {1, 9}, {5, 4}, {4, 5}, {0, 1}, {1, 0}}) {
         EXPECT_FALSE(narrow_layer_fits(n, n_prev));
-        EXPECT_THROW(narrow_forward<T>(W.data(), db.data(), n, n_prev, A.data(), 9, 9, Activation::relu, dW.data()),
+        EXPECT_THROW(narrow_forward<T>(W.data(), db.data(), n, n_prev, A.data(), 9, 9, Activation::relu, dW.data(), 9),
                      std::invalid_argument);
         EXPECT_THROW(narrow_backward<T>(W.data(), n, n_prev, dZ.data(), 9, A.data(), 9, 9, T(1), dW.data(),
                                         db.data(), Activation::relu, A.data()),
@@ -205,12 +212,12 @@ TYPED_TEST(NarrowLayer, RefusesSizesWithoutAnInstance) {
     }
     // a vector width that does not exist is refused too, and so is AVX-512 on a CPU without it
     T one = T(1), out = T(-7);
-    EXPECT_THROW(narrow_forward<T>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, 16), std::invalid_argument);
+    EXPECT_THROW(narrow_forward<T>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, 1, 16), std::invalid_argument);
     EXPECT_THROW(narrow_backward<T>(&one, 1, 1, &one, 1, &one, 1, 1, T(1), &out, &out, Activation::linear, nullptr, 128),
                  std::invalid_argument);
     EXPECT_EQ(out, T(-7));
     if (vector_widths().size() < 2) {
-        EXPECT_THROW(narrow_forward<T>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, 64),
+        EXPECT_THROW(narrow_forward<T>(&one, &one, 1, 1, &one, 1, 1, Activation::linear, &out, 1, 64),
                      std::invalid_argument);
     }
     // planar's layers have instances: [2, 4, 1] is 4 units over 2 inputs, then 1 over 4

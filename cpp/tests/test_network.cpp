@@ -470,6 +470,146 @@ TYPED_TEST(NetworkT, TrainInATeamStepsExactlyAsBackwardThenStep) {
         }
 }
 
+// A network of narrow layers trains on a team of its own (Network::train_narrow_team): each thread's columns
+// through backward and forward, the gradient parts summed and the step taken by every thread into its own
+// copy of the parameters. Against the naive network: the same training up to rounding, for every activation,
+// teams of 2 and 3, uneven slices and examples too few for a whole vector per thread; every thread's copy of
+// the parameters is the network's, bit for bit; and calls of train() go on where the last one stopped.
+TYPED_TEST(NetworkT, NarrowTeamTrainsAsTheNaiveNetwork) {
+    using T = TypeParam;
+    if (!narrow_layers_supported()) GTEST_SKIP() << "the narrow layers need AVX2 or AVX-512";
+    const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
+    std::uint32_t seed = 900;
+    for (const Case& c : {Case{{2, 4, 1}, 400}, Case{{3, 5, 3, 1}, 301}, Case{{8, 2, 2, 1}, 131}, Case{{4, 4, 4, 1}, 20},
+                          Case{{1, 1}, 37}})
+        for (Activation hidden : all_activations)
+            for (int team : {2, 3}) {
+                SCOPED_TRACE("m " + std::to_string(c.m) + " L " + std::to_string(c.dims.size() - 1) + " hidden " +
+                             activation_name(hidden) + " team " + std::to_string(team));
+                seed += 10;
+                Network<T> net(c.dims, acts_for<T>(c, hidden));
+                NaiveNet ref;
+                make_pair<T>(c, hidden, seed, net, ref);
+                Owned<T> X(c.dims[0], c.m, false, 0, seed + 7, -2, 2);
+                auto Y = labels<T>(c.m, seed + 8);
+                const Vec X_ld = to_ld(rows_of<T>(X.view)), Y_ld = to_ld(Y);
+                auto ws = net.make_workspace(c.m);
+                net.begin_narrow_team(ws, team);
+                const T lr = T(0.5);
+                TrainResult r;
+                for (int calls = 0; calls < 2; ++calls) {  // 3 iterations, then 2 more from where they ended
+                    r = net.train(X.view, Y.data(), lr, 3 - calls, ws, nullptr);
+                    EXPECT_EQ(r.done, 3 - calls);
+                    EXPECT_FALSE(r.diverged);
+                }
+                ASSERT_EQ(ws.backward_threads, team);  // the team really ran
+                for (int it = 0; it < 5; ++it) {
+                    ref.forward(X_ld, c.m);
+                    ref.backward(Y_ld);
+                    ref.step(lr);
+                }
+                ref.forward(X_ld, c.m);
+                EXPECT_TRUE(close<double>({r.cost}, {ref.cost(Y_ld)}, tol)) << "cost of the parameters reached";
+                for (index l = 0; l < net.L(); ++l) {
+                    const auto& layer = net.layers()[l];
+                    EXPECT_TRUE(close_normwise(layer.W, ref.W[l], tol)) << "W[" << l + 1 << "] after 5 steps";
+                    EXPECT_TRUE(close_normwise(layer.b, ref.b[l], tol, ld(lr) * ref.db_scale[l]))
+                        << "b[" << l + 1 << "] after 5 steps";
+                    index offset = 0;
+                    for (index k = 0; k < l; ++k) offset += c.dims[k + 1] * c.dims[k] + c.dims[k + 1];
+                    for (int s = 1; s < team; ++s) {
+                        const T* copy = ws.team_params.data() + (s - 1) * ws.team_stride + offset;
+                        EXPECT_TRUE(std::equal(layer.W.begin(), layer.W.end(), copy)) << "thread " << s << "'s W";
+                        EXPECT_TRUE(std::equal(layer.b.begin(), layer.b.end(), copy + layer.W.size()))
+                            << "thread " << s << "'s b";
+                    }
+                }
+                if (::testing::Test::HasFailure()) return;
+            }
+}
+
+// The narrow team learns of `stop` and of a non-finite cost one backward pass late (train_narrow_team). It must
+// still end where one thread ends: after the iteration `stop` said true at, with the cost of the parameters
+// reached; and after a step that overflows, with that step undone exactly.
+TYPED_TEST(NetworkT, NarrowTeamStopsAndRevertsWhereOneThreadDoes) {
+    using T = TypeParam;
+    if (!narrow_layers_supported()) GTEST_SKIP() << "the narrow layers need AVX2 or AVX-512";
+    const Case c{{3, 5, 1}, 160};
+    Owned<T> X(3, c.m, false, 0, 801, 0.5, 2);
+    auto Y = labels<T>(c.m, 802);
+    {  // stopped after 3 iterations: the parameters of 3 iterations, and their cost
+        Network<T> a = seeded_network<T>(c, Activation::relu, 800), b = seeded_network<T>(c, Activation::relu, 800);
+        auto wa = a.make_workspace(c.m), wb = b.make_workspace(c.m);
+        a.begin_narrow_team(wa, 2);
+        b.begin_narrow_team(wb, 2);
+        int calls = 0;
+        const TrainResult r = a.train(X.view, Y.data(), T(0.1), 100, wa, [&] { return ++calls == 3; });
+        EXPECT_EQ(r.done, 3);
+        EXPECT_FALSE(r.diverged);
+        EXPECT_EQ(calls, 3);
+        const TrainResult rb = b.train(X.view, Y.data(), T(0.1), 3, wb, nullptr);
+        EXPECT_EQ(r.cost, rb.cost);
+        for (index l = 0; l < a.L(); ++l) {
+            EXPECT_EQ(a.layers()[l].W, b.layers()[l].W) << "W[" << l + 1 << "]";
+            EXPECT_EQ(a.layers()[l].b, b.layers()[l].b) << "b[" << l + 1 << "]";
+        }
+        // and training goes on from there as if never stopped
+        a.train(X.view, Y.data(), T(0.1), 2, wa, nullptr);
+        b.train(X.view, Y.data(), T(0.1), 2, wb, nullptr);
+        EXPECT_EQ(a.layers()[0].W, b.layers()[0].W);
+    }
+    // overflow: at the first step (a huge rate), and at the second (linear hidden units: each step multiplies
+    // the weights' size by about the rate); one thread and the team end at the same step, the team with the
+    // parameters before it
+    const T huge = std::numeric_limits<T>::max() / 16, large = static_cast<T>(sizeof(T) == sizeof(double) ? 1e100 : 1e12);
+    for (const T lr : {huge, large}) {
+        SCOPED_TRACE("learning rate " + std::to_string(double(lr)));
+        Network<T> one = seeded_network<T>(c, Activation::linear, 810), net = seeded_network<T>(c, Activation::linear, 810);
+        auto w1 = one.make_workspace(c.m), ws = net.make_workspace(c.m);
+        net.begin_narrow_team(ws, 2);
+        const TrainResult r1 = one.train(X.view, Y.data(), lr, 1000, w1, nullptr);
+        const TrainResult r = net.train(X.view, Y.data(), lr, 1000, ws, nullptr);
+        ASSERT_TRUE(r1.diverged);
+        EXPECT_TRUE(r.diverged);
+        EXPECT_TRUE(r.reverted);
+        EXPECT_EQ(r.done, r1.done);
+        EXPECT_EQ(r.done, lr == huge ? 1 : 2);  // (the test's premise: the second rate overflows later)
+        // the parameters of done - 1 steps on the team, exactly
+        Network<T> before = seeded_network<T>(c, Activation::linear, 810);
+        auto wb = before.make_workspace(c.m);
+        before.begin_narrow_team(wb, 2);
+        before.train(X.view, Y.data(), lr, r.done - 1, wb, nullptr);
+        for (index l = 0; l < net.L(); ++l) {
+            EXPECT_EQ(net.layers()[l].W, before.layers()[l].W) << "layer " << l + 1;
+            EXPECT_EQ(net.layers()[l].b, before.layers()[l].b) << "layer " << l + 1;
+        }
+    }
+}
+
+// Which fits get a narrow team: narrow layers only, a row-major X in the primal, and enough examples and work
+// for each thread (narrow_team_min_columns, narrow_team_min_bytes).
+TYPED_TEST(NetworkT, NarrowTeamSize) {
+    using T = TypeParam;
+    const int threads = blas::OneThreadHeld::wanted_threads();
+    if (!narrow_layers_supported() || threads < 2) GTEST_SKIP() << "needs the narrow layers and two threads";
+    const Network<T> planar({2, 4, 1}, {Activation::tanh, Activation::sigmoid});
+    std::vector<T> x(2 * 100000);
+    auto X = [&](index m, bool col_major = false) { return Matrix<const T>(x.data(), 2, m, col_major); };
+    EXPECT_EQ(planar.narrow_team_size(X(400), false), 2);
+    EXPECT_EQ(planar.narrow_team_size(X(400), true), 1);      // Gram space
+    EXPECT_EQ(planar.narrow_team_size(X(400, true), false), 1);  // X by columns
+    EXPECT_EQ(planar.narrow_team_size(X(127), false), 1);     // fewer than 64 examples a thread
+    // 3 KiB of activations a thread: 154 examples of [2, 4, 1] in double, 308 in float
+    const index least = 2 * narrow_team_min_bytes / (5 * static_cast<index>(sizeof(T))) + 1;
+    EXPECT_EQ(planar.narrow_team_size(X(least - 1), false), 1);
+    EXPECT_EQ(planar.narrow_team_size(X(least), false), 2);
+    EXPECT_EQ(planar.narrow_team_size(X(100000), false), std::min(threads, 100000 / 64));
+    const Network<T> wider({2, 9, 1}, {Activation::tanh, Activation::sigmoid});  // 9 units: not narrow
+    EXPECT_EQ(wider.narrow_team_size(X(100000), false), 1);
+    EXPECT_EQ(planar.plan_threads(X(400), false).team, 2);
+    EXPECT_EQ(planar.plan_threads(X(400), false).slices, 1);
+}
+
 TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {
     using T = TypeParam;
     const Case c{{3, 4, 2, 1}, 6};

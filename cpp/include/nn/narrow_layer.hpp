@@ -24,14 +24,14 @@ inline bool narrow_layer_fits(index n, index n_prev) {
 }
 
 // A = g(W A_prev + b) for n units over n_prev inputs and m examples (A_prev row-major with leading dimension
-// ld_A, A row-major n x m), in one pass: each element's products in registers, in order (w_0 a_0, then an FMA
+// ld_A, A row-major with leading dimension ld), in one pass: each element's products in registers, in order (w_0 a_0, then an FMA
 // for each k = 1, 2, ...), then the bias and g rounded exactly as activation_forward rounds them. A must not
 // overlap A_prev. Throws invalid_argument for sizes without an instance (narrow_layer_fits).
 // vector_bytes, here and below: 0 runs the widest vectors this CPU has; 64 (AVX-512) or 32 (AVX2) asks for
 // those (the tests run both), and throws invalid_argument if the CPU lacks them.
 template <class T>
 void narrow_forward(const T* W, const T* b, index n, index n_prev, const T* A_prev, index ld_A, index m,
-                    Activation g, T* A, int vector_bytes = 0);
+                    Activation g, T* A, index ld, int vector_bytes = 0);
 
 // For the same layer, from dZ (n x m, leading dimension ld_dZ):
 //   dW = scale dZ A_prev^T (n x n_prev, contiguous), db = scale (row sums of dZ), and, when dZ_prev is given,
