@@ -38,7 +38,7 @@ def acts(dims, hidden):
 
 @needs_team
 @pytest.mark.parametrize("hidden", HIDDEN)
-@pytest.mark.parametrize("dims, m", [(PLANAR, 400), ([3, 5, 3, 1], 1001)])
+@pytest.mark.parametrize("dims, m", [(PLANAR, 1000), ([3, 5, 3, 1], 1001)])
 def test_team_fit_matches_reference_float64(dims, m, hidden, blas_threads):
     blas_threads(2)
     X, Y = make_data(dims[0], m)
@@ -56,7 +56,7 @@ def test_team_fit_matches_reference_float64(dims, m, hidden, blas_threads):
 @pytest.mark.parametrize("hidden", ["relu", "tanh"])
 def test_team_fit_matches_reference_float32(hidden, blas_threads):
     blas_threads(2)
-    X, Y = make_data(m=1000, dtype=np.float32)
+    X, Y = make_data(m=2000, dtype=np.float32)
     net = nn.Network(PLANAR, hidden=hidden, init="xavier", seed=3, dtype=np.float32)
     start64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params]
     ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64), start64,
@@ -99,17 +99,21 @@ def test_fits_continue_exactly_where_the_last_stopped(blas_threads):
 
 
 @needs_team
-@pytest.mark.parametrize("dtype, m, team", [
-    (np.float64, 400, 2),     # planar: 16 KB of activations per pass
-    (np.float64, 150, 1),     # under 3 KiB a thread
-    (np.float64, 160, 2),
-    (np.float32, 400, 2),
-    (np.float32, 300, 1),     # float: twice the examples for the same bytes
+@pytest.mark.parametrize("hidden, dtype, m, team", [
+    # 16 KiB of work a thread, a value counting three times where it goes through tanh or sigmoid: an example
+    # of [2, 4, 1] tanh is 15 values' worth, of relu 7
+    ("tanh", np.float64, 400, 2),     # planar
+    ("tanh", np.float64, 273, 1),
+    ("tanh", np.float64, 274, 2),
+    ("tanh", np.float32, 400, 1),     # float: twice the examples for the same bytes
+    ("tanh", np.float32, 547, 2),
+    ("relu", np.float64, 585, 1),
+    ("relu", np.float64, 586, 2),
 ])
-def test_team_needs_enough_work_per_thread(dtype, m, team, blas_threads):
+def test_team_needs_enough_work_per_thread(hidden, dtype, m, team, blas_threads):
     blas_threads(2)
     X, Y = make_data(m=m, dtype=dtype)
-    net = nn.Network(PLANAR, hidden="tanh", seed=0, dtype=dtype)
+    net = nn.Network(PLANAR, hidden=hidden, seed=0, dtype=dtype)
     net.fit(X, Y, learning_rate=0.1, iterations=2)
     assert net.train_settings_["example_slices"] == team
 
@@ -136,7 +140,7 @@ def test_divergence_on_a_team_keeps_the_last_finite_parameters(blas_threads):
     # linear hidden units and a huge rate: the weights grow by about the rate each step until the cost
     # overflows; the team learns of it one backward pass late, and must still keep the last finite parameters
     blas_threads(2)
-    X, Y = make_data()
+    X, Y = make_data(m=1000)
     make = lambda: nn.Network(PLANAR, hidden="linear", init="xavier", seed=5)  # noqa: E731
     net = make()
     with pytest.raises(FloatingPointError) as info:

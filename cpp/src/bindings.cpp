@@ -318,7 +318,7 @@ class PyNetwork {
     py::tuple fit_plan() {
         Exclusive ex(mu_);
         if (!fit_.X_obj) return py::make_tuple(0, false, false);
-        return py::make_tuple(std::max(ws_.slices, ws_.team), ws_.streamed, ws_.one_thread);
+        return py::make_tuple(std::max(ws_.slices, ws_.team.size), ws_.streamed, ws_.one_thread);
     }
 
    private:

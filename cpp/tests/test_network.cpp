@@ -494,7 +494,7 @@ TYPED_TEST(NetworkT, NarrowTeamTrainsAsTheNaiveNetwork) {
                 auto Y = labels<T>(c.m, seed + 8);
                 const Vec X_ld = to_ld(rows_of<T>(X.view)), Y_ld = to_ld(Y);
                 auto ws = net.make_workspace(c.m);
-                net.begin_narrow_team(ws, team);
+                ws.team.begin(net.layers(), team);
                 const T lr = T(0.5);
                 TrainResult r;
                 for (int calls = 0; calls < 2; ++calls) {  // 3 iterations, then 2 more from where they ended
@@ -518,7 +518,7 @@ TYPED_TEST(NetworkT, NarrowTeamTrainsAsTheNaiveNetwork) {
                     index offset = 0;
                     for (index k = 0; k < l; ++k) offset += c.dims[k + 1] * c.dims[k] + c.dims[k + 1];
                     for (int s = 1; s < team; ++s) {
-                        const T* copy = ws.team_params.data() + (s - 1) * ws.team_stride + offset;
+                        const T* copy = ws.team.copy_of(s) + offset;
                         EXPECT_TRUE(std::equal(layer.W.begin(), layer.W.end(), copy)) << "thread " << s << "'s W";
                         EXPECT_TRUE(std::equal(layer.b.begin(), layer.b.end(), copy + layer.W.size()))
                             << "thread " << s << "'s b";
@@ -540,8 +540,8 @@ TYPED_TEST(NetworkT, NarrowTeamStopsAndRevertsWhereOneThreadDoes) {
     {  // stopped after 3 iterations: the parameters of 3 iterations, and their cost
         Network<T> a = seeded_network<T>(c, Activation::relu, 800), b = seeded_network<T>(c, Activation::relu, 800);
         auto wa = a.make_workspace(c.m), wb = b.make_workspace(c.m);
-        a.begin_narrow_team(wa, 2);
-        b.begin_narrow_team(wb, 2);
+        wa.team.begin(a.layers(), 2);
+        wb.team.begin(b.layers(), 2);
         int calls = 0;
         const TrainResult r = a.train(X.view, Y.data(), T(0.1), 100, wa, [&] { return ++calls == 3; });
         EXPECT_EQ(r.done, 3);
@@ -566,7 +566,7 @@ TYPED_TEST(NetworkT, NarrowTeamStopsAndRevertsWhereOneThreadDoes) {
         SCOPED_TRACE("learning rate " + std::to_string(double(lr)));
         Network<T> one = seeded_network<T>(c, Activation::linear, 810), net = seeded_network<T>(c, Activation::linear, 810);
         auto w1 = one.make_workspace(c.m), ws = net.make_workspace(c.m);
-        net.begin_narrow_team(ws, 2);
+        ws.team.begin(net.layers(), 2);
         const TrainResult r1 = one.train(X.view, Y.data(), lr, 1000, w1, nullptr);
         const TrainResult r = net.train(X.view, Y.data(), lr, 1000, ws, nullptr);
         ASSERT_TRUE(r1.diverged);
@@ -577,7 +577,7 @@ TYPED_TEST(NetworkT, NarrowTeamStopsAndRevertsWhereOneThreadDoes) {
         // the parameters of done - 1 steps on the team, exactly
         Network<T> before = seeded_network<T>(c, Activation::linear, 810);
         auto wb = before.make_workspace(c.m);
-        before.begin_narrow_team(wb, 2);
+        wb.team.begin(before.layers(), 2);
         before.train(X.view, Y.data(), lr, r.done - 1, wb, nullptr);
         for (index l = 0; l < net.L(); ++l) {
             EXPECT_EQ(net.layers()[l].W, before.layers()[l].W) << "layer " << l + 1;
@@ -595,19 +595,30 @@ TYPED_TEST(NetworkT, NarrowTeamSize) {
     const Network<T> planar({2, 4, 1}, {Activation::tanh, Activation::sigmoid});
     std::vector<T> x(2 * 100000);
     auto X = [&](index m, bool col_major = false) { return Matrix<const T>(x.data(), 2, m, col_major); };
-    EXPECT_EQ(planar.narrow_team_size(X(400), false), 2);
-    EXPECT_EQ(planar.narrow_team_size(X(400), true), 1);      // Gram space
-    EXPECT_EQ(planar.narrow_team_size(X(400, true), false), 1);  // X by columns
-    EXPECT_EQ(planar.narrow_team_size(X(127), false), 1);     // fewer than 64 examples a thread
-    // 3 KiB of activations a thread: 154 examples of [2, 4, 1] in double, 308 in float
-    const index least = 2 * narrow_team_min_bytes / (5 * static_cast<index>(sizeof(T))) + 1;
+    // tanh and the output's sigmoid: 15 values' worth an example, 16 KiB a thread
+    const index per_example = 15 * static_cast<index>(sizeof(T)), least = (2 * narrow_team_min_bytes + per_example - 1) / per_example;
+    EXPECT_EQ(narrow_team_bytes_per_example(planar.layers()), per_example);
     EXPECT_EQ(planar.narrow_team_size(X(least - 1), false), 1);
     EXPECT_EQ(planar.narrow_team_size(X(least), false), 2);
+    EXPECT_EQ(planar.narrow_team_size(X(least), true), 1);        // Gram space
+    EXPECT_EQ(planar.narrow_team_size(X(least, true), false), 1);  // X by columns
     EXPECT_EQ(planar.narrow_team_size(X(100000), false), std::min(threads, 100000 / 64));
+    // relu counts once: 4 + 3 values' worth
+    const Network<T> planar_relu({2, 4, 1}, {Activation::relu, Activation::sigmoid});
+    EXPECT_EQ(narrow_team_bytes_per_example(planar_relu.layers()), 7 * static_cast<index>(sizeof(T)));
+    // and every thread needs 64 examples: [8, 2, 8, 2, 8, 2, 8, 2, 1] in tanh has 16 KiB a thread in fewer
+    std::vector<Activation> tanh_8(8, Activation::tanh);
+    tanh_8.back() = Activation::sigmoid;
+    const Network<T> deep_narrow({8, 2, 8, 2, 8, 2, 8, 2, 1}, tanh_8);
+    const auto X8 = [&](index m) { return Matrix<const T>(x.data(), 8, m); };
+    ASSERT_LT(2 * narrow_team_min_bytes, 100 * narrow_team_bytes_per_example(deep_narrow.layers()));
+    EXPECT_EQ(deep_narrow.narrow_team_size(X8(100), false), 1);
+    EXPECT_EQ(deep_narrow.narrow_team_size(X8(128), false), 2);
     const Network<T> wider({2, 9, 1}, {Activation::tanh, Activation::sigmoid});  // 9 units: not narrow
     EXPECT_EQ(wider.narrow_team_size(X(100000), false), 1);
-    EXPECT_EQ(planar.plan_threads(X(400), false).team, 2);
-    EXPECT_EQ(planar.plan_threads(X(400), false).slices, 1);
+    EXPECT_EQ(planar.narrow_team_size(X(127), false), 1);
+    EXPECT_EQ(planar.plan_threads(X(least), false).team.size, 2);
+    EXPECT_EQ(planar.plan_threads(X(least), false).slices, 1);
 }
 
 TYPED_TEST(NetworkT, UndoStepRestoresTheParametersExactly) {

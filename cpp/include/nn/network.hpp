@@ -10,32 +10,22 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "nn/activations.hpp"
 #include "nn/blas.hpp"
 #include "nn/buffer.hpp"
 #include "nn/gram.hpp"
+#include "nn/layer.hpp"
 #include "nn/loss.hpp"
 #include "nn/matrix.hpp"
 #include "nn/narrow_layer.hpp"
+#include "nn/narrow_team.hpp"
 #include "nn/parallel.hpp"
 #include "nn/streamed_first_layer.hpp"
 #include "nn/vector_ops.hpp"
 
 namespace nn {
-
-template <class T>
-struct Layer {
-    index n, n_prev;
-    Activation g;
-    Buffer<T> W, b;    // (n, n_prev) row-major, (n, 1)
-    Buffer<T> dW, db;  // gradients of the last backward pass, same shapes
-
-    Matrix<T> W_mat() { return {W.data(), n, n_prev}; }
-    Matrix<const T> W_mat() const { return {W.data(), n, n_prev}; }
-};
 
 // Buffers for one m, allocated once. A[l] holds g(Z[l]) after forward and is overwritten with dZ[l] by
 // backward (A[l] is no longer needed once dW[l+1] is formed), so each layer costs one (n x m) buffer; the
@@ -54,15 +44,6 @@ inline constexpr index dA_whole_fraction = 8;
 // would cost more in meeting than it gains (see column_slices).
 inline constexpr double slice_min_flops = double(1 << 26);
 inline constexpr index slice_min_columns = 128;
-
-// A network of narrow layers trains on a team (train_narrow_team) when each thread gets at least this many
-// examples, and at least this many bytes of each pass's activations (m n[l] summed over the layers): a pass
-// over a vector of values costs about the same in float and double, so the work goes by bytes. The team costs
-// 0.1-0.2 us per iteration in meeting; measured against one thread ([2, 4, 1], medians of 2 fits each), the
-// team took 0.89 (relu) and 0.72 (tanh) of the time at m = 160 in float64, and 0.97 and 0.79 at m = 256 and
-// 0.85 and 0.71 at m = 400 in float32, so 3 KiB per thread keeps it where it gains on both.
-inline constexpr index narrow_team_min_columns = 64;
-inline constexpr index narrow_team_min_bytes = 3072;
 
 // Below this many flops per iteration the whole training loop keeps OpenBLAS at one thread: its threads cost
 // more in waking and meeting than they save on such small products. Measured at 1 against 2 threads
@@ -100,15 +81,7 @@ struct Workspace {
     // every product, as the tests do to cover both.)
     bool partial_gradients = false;
     int backward_threads = 1;       // the team the last backward pass ran on (the runtime may give fewer than asked)
-    // A network of narrow layers trains on a team of its own (team > 1, see train_narrow_team): each thread's
-    // gradient parts of every layer, two sets (by the parity of the iteration), and each thread's flags, and the
-    // copies of the parameters that threads 1.. step and read. A block of all layers' W, b is team_stride values.
-    int team = 1;
-    index team_stride = 0;
-    Buffer<T> team_parts;           // (2 x team) blocks
-    Buffer<T> team_params;          // (team - 1) blocks
-    std::vector<TeamPost> team_posts;  // (2 x team), see meet()
-    std::int64_t team_round = 0;       // the last round the team met in
+    NarrowTeam<T> team;             // a network of narrow layers trains on a team of its own when team.size > 1
 };
 
 // What a call of Network::train did.
@@ -253,7 +226,7 @@ class Network {
         const bool streamed = team == 1 && streamable(X, gram);
         Workspace<T> ws = make_workspace(X.cols, streamed || team > 1 ? 1 : column_slices(X, gram));
         if (streamed) begin_streamed(ws);
-        if (team > 1) begin_narrow_team(ws, team);
+        if (team > 1) ws.team.begin(layers_, team);
         ws.one_thread = iteration_flops(X, gram) < one_thread_max_flops;
         return ws;
     }
@@ -264,24 +237,11 @@ class Network {
     int narrow_team_size(Matrix<const T> X, bool gram) const {
         const int threads = blas::OneThreadHeld::wanted_threads();
         if (threads < 2 || gram || X.col_major || !narrow_layers_supported()) return 1;
-        index values = 0;  // of one pass's activations, per example
-        for (const auto& layer : layers_) {
+        for (const auto& layer : layers_)
             if (!narrow_layer_fits(layer.n, layer.n_prev)) return 1;
-            values += layer.n;
-        }
-        const index bytes = X.cols * values * static_cast<index>(sizeof(T));
+        const index bytes = X.cols * narrow_team_bytes_per_example(layers_);
         return static_cast<int>(
             std::clamp<index>(std::min(X.cols / narrow_team_min_columns, bytes / narrow_team_min_bytes), 1, threads));
-    }
-
-    // The narrow team's buffers (allocates: call before train, never inside it).
-    void begin_narrow_team(Workspace<T>& ws, int team) const {
-        const index line = static_cast<index>(64 / sizeof(T));
-        ws.team = team;
-        ws.team_stride = (block_offset(L()) + line - 1) / line * line;
-        ws.team_parts.assign(static_cast<std::size_t>(2 * team * ws.team_stride), T(0));
-        ws.team_params.assign(static_cast<std::size_t>((team - 1) * ws.team_stride), T(0));
-        ws.team_posts = std::vector<TeamPost>(static_cast<std::size_t>(2 * team));
     }
 
     // A[l] = g(W[l] A[l-1] + b[l]) for l = 1..L-1, and Z[L] = W[L] A[L-1] + b[L] in the last buffer.
@@ -688,7 +648,7 @@ class Network {
         // does a loop limited to one thread anyway (a hold also sends one-thread products to the sequential
         // BLAS, when the user chose one: sequential_blas.hpp).
         std::optional<blas::OneThreadHeld> one;
-        if (ws.slices > 1 || ws.team > 1 || ws.streamed || ws.one_thread ||
+        if (ws.slices > 1 || ws.team.size > 1 || ws.streamed || ws.one_thread ||
             blas::OneThreadHeld::wanted_threads() == 1)
             one.emplace();
         if (!ws.forward_ready) {  // the first call of a fit
@@ -699,7 +659,7 @@ class Network {
             }
             ws.forward_ready = true;
         }
-        if (ws.team > 1 && iterations > 0) return train_narrow_team(X, Y, learning_rate, iterations, ws, stop);
+        if (ws.team.size > 1 && iterations > 0) return train_narrow_team(X, Y, learning_rate, iterations, ws, stop);
         for (std::int64_t i = 0; i < iterations; ++i) {
             if (ws.streamed) {
                 backward(X, Y, ws);
@@ -721,62 +681,43 @@ class Network {
         return r;
     }
 
-    // train()'s loop for a network of narrow layers on a team (Workspace::team), in one parallel region for the
-    // whole call with one barrier per iteration. Each thread takes its columns through backward, forming its
-    // parts of every layer's dW and db (narrow_backward over its columns); at the barrier every thread adds the
-    // parts, in the same order, and takes the step into its own copy of the parameters (thread 0 into the
-    // network's, as step() does), so the copies are the same to the bit; then it takes its columns through
-    // forward with its copy, waiting for nobody. Whether a thread's columns of the new Z[L] are finite, and
-    // whether `stop` said true (asked on thread 0 only: it is the caller's thread), travel with the next
-    // iteration's parts, so the team learns of them one backward pass late, and drops that pass.
+    // train()'s loop for a network of narrow layers on a team (narrow_team.hpp), in one parallel region for the
+    // whole call, meeting once per iteration (NarrowTeam::exchange). Whether a thread's columns of the new Z[L]
+    // are finite, and whether `stop` said true (asked on thread 0 only: it is the caller's thread), travel with
+    // the next iteration's parts, so the team learns of them one backward pass late, and drops that pass.
     TrainResult train_narrow_team(Matrix<const T> X, const T* Y, T learning_rate, std::int64_t iterations,
                                   Workspace<T>& ws, const std::function<bool()>& stop) {
+        NarrowTeam<T>& team = ws.team;
         std::int64_t done = 0;
         bool diverged = false;
-        const std::int64_t first_round = ws.team_round + 1;  // rounds go on from the last call's (see meet)
-#pragma omp parallel num_threads(ws.team)
+        const std::int64_t first_round = team.round + 1;
+#pragma omp parallel num_threads(team.size)
         {
             const int s = omp_get_thread_num(), S = omp_get_num_threads();
             if (s == 0) ws.backward_threads = S;  // read only after the team has ended
-            // whole cache lines of each row (A is 64-byte aligned, and ws.m a multiple of a line's values unless
-            // small), so that no two threads write to one line
+            // whole cache lines of each row where the rows start on one (A is 64-byte aligned), so that two
+            // threads do not write to one line
             const Slice c = slice(ws.m, s, S, static_cast<index>(64 / sizeof(T)));
-            T* mine = s == 0 ? nullptr : ws.team_params.data() + (s - 1) * ws.team_stride;
-            for (index l = 0; mine && l < L(); ++l) {
-                std::copy(layers_[l].W.begin(), layers_[l].W.end(), mine + block_offset(l));
-                std::copy(layers_[l].b.begin(), layers_[l].b.end(), mine + block_offset(l) + layers_[l].W.size());
-            }
-            bool finite = true, stopping = false;
+            T* mine = team.copy_of(s);
+            team.take_copy(layers_, mine);
+            unsigned flags = 0;  // this thread's news for the next meeting (NarrowTeam::not_finite, stopped)
             for (std::int64_t i = 0;; ++i) {
-                const std::int64_t round = first_round + i;
-                T* parts = ws.team_parts.data() + (round & 1) * ws.team * ws.team_stride;  // two sets, as the posts
-                TeamPost* posts = posts_of_round(ws.team_posts.data(), S, round);
                 const bool last = i == iterations;
-                if (!last) team_backward(X, Y, ws, c, mine, parts + s * ws.team_stride);
-                posts[s].finite = finite;
-                posts[s].stop = stopping;
-                meet(ws.team_posts.data(), s, S, round);
-                bool bad = false, stopped = false;
-                for (int t = 0; t < S; ++t) {
-                    bad = bad || !posts[t].finite;
-                    stopped = stopped || posts[t].stop;
-                }
-                if (bad || stopped || last) {
+                if (!last) NarrowTeam<T>::backward(layers_, mine, X, Y, ws.A, ws.m, c, team.parts_of(s));
+                const unsigned news = team.exchange(s, S, first_round + i, flags);
+                if (news || last) {
                     if (s == 0) {
                         done = i;  // steps taken, the one that gave a non-finite cost included
-                        diverged = bad;
+                        diverged = news & NarrowTeam<T>::not_finite;
                     }
                     break;
                 }
-                team_step(learning_rate, ws, s, S, mine, parts);
-                team_forward(X, ws, c, mine);
-                finite = true;
-                for (index i_out = 0; i_out < layers_.back().n; ++i_out)
-                    finite = finite && all_finite<T>(ws.A.back().data() + i_out * ws.m + c.begin, c.size);
-                if (s == 0 && stop) stopping = stop();
+                team.step(layers_, s, S, mine, learning_rate);
+                flags = NarrowTeam<T>::forward(layers_, mine, X, ws.A, ws.m, c) ? 0 : NarrowTeam<T>::not_finite;
+                if (s == 0 && stop && stop()) flags |= NarrowTeam<T>::stopped;
             }
         }
-        ws.team_round = first_round + done;  // every thread met in rounds 0..done of this call
+        team.round = first_round + done;  // every thread met in rounds 0..done of this call
         TrainResult r;
         r.done = done;
         if (diverged) {
@@ -792,81 +733,6 @@ class Network {
 
    private:
     index output_count(const Workspace<T>& ws) const { return layers_.back().n * ws.m; }
-
-    // Where layer l's W, then b, start in a block of all layers' parameters (or gradients) one after another.
-    index block_offset(index l) const {
-        index offset = 0;
-        for (index k = 0; k < l; ++k) offset += layers_[k].n * layers_[k].n_prev + layers_[k].n;
-        return offset;
-    }
-
-    // Layer l's parameters on thread s of the narrow team: the network's own on thread 0, else the thread's copy.
-    std::pair<const T*, const T*> team_params_of(index l, const T* mine) const {
-        if (!mine) return {layers_[l].W.data(), layers_[l].b.data()};
-        const T* W = mine + block_offset(l);
-        return {W, W + layers_[l].n * layers_[l].n_prev};
-    }
-
-    // The narrow team's backward over the columns c: dZ[L], then every layer's dZ and, into `part`, this
-    // thread's parts of its dW and db (sums over c, scaled by 1 / m).
-    void team_backward(Matrix<const T> X, const T* Y, Workspace<T>& ws, Slice c, const T* mine, T* part) const {
-        T* ZL = ws.A.back().data();
-        for (index i = 0; i < layers_.back().n; ++i) {
-            const index at = i * ws.m + c.begin;
-            cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, c.size);
-        }
-        const T inv_m = T(1) / static_cast<T>(ws.m);
-        for (index l = L() - 1; l >= 0; --l) {
-            const Layer<T>& layer = layers_[l];
-            const auto [W, b] = team_params_of(l, mine);
-            T* dW = part + block_offset(l);
-            const T* A_prev = l == 0 ? X.data + c.begin : ws.A[l - 1].data() + c.begin;
-            T* dZ_prev = l == 0 ? nullptr : ws.A[l - 1].data() + c.begin;  // written over A[l-1]
-            narrow_backward<T>(W, layer.n, layer.n_prev, ws.A[l].data() + c.begin, ws.m, A_prev, l == 0 ? X.ld : ws.m,
-                               c.size, inv_m, dW, dW + layer.n * layer.n_prev,
-                               l == 0 ? Activation::linear : layers_[l - 1].g, dZ_prev);
-        }
-    }
-
-    // The narrow team's step on thread s: parameters - learning_rate (part 0 + part 1 + ...), added in that order
-    // on every thread. Thread 0 writes the network's new parameters over dW and db and swaps them in, as step()
-    // does (so undo_step() works the same); the others step their copy in place.
-    void team_step(T learning_rate, Workspace<T>& ws, int s, int S, T* mine, const T* parts) {
-        auto descend_by_parts = [&](const T* p, const T* part, T* out, index count) {
-            for (index k = 0; k < count; ++k) {
-                T sum = part[k];
-                for (int t = 1; t < S; ++t) sum += part[t * ws.team_stride + k];
-                out[k] = p[k] - learning_rate * sum;
-            }
-        };
-        for (index l = 0; l < L(); ++l) {
-            Layer<T>& layer = layers_[l];
-            const index w = layer.n * layer.n_prev, offset = block_offset(l);
-            if (s == 0) {
-                descend_by_parts(layer.W.data(), parts + offset, layer.dW.data(), w);
-                descend_by_parts(layer.b.data(), parts + offset + w, layer.db.data(), layer.n);
-                layer.W.swap(layer.dW);
-                layer.b.swap(layer.db);
-            } else {
-                descend_by_parts(mine + offset, parts + offset, mine + offset, w + layer.n);
-            }
-        }
-    }
-
-    // The narrow team's forward over the columns c, with thread s's parameters.
-    void team_forward(Matrix<const T> X, Workspace<T>& ws, Slice c, const T* mine) const {
-        const T* A_prev = X.data + c.begin;
-        index ld_A = X.ld;
-        for (index l = 0; l < L(); ++l) {
-            const Layer<T>& layer = layers_[l];
-            const auto [W, b] = team_params_of(l, mine);
-            T* A = ws.A[l].data() + c.begin;
-            narrow_forward<T>(W, b, layer.n, layer.n_prev, A_prev, ld_A, c.size,
-                              l + 1 == L() ? Activation::linear : layer.g, A, ws.m);
-            A_prev = A;
-            ld_A = ws.m;
-        }
-    }
 
     void check_input(Matrix<const T> X, const Workspace<T>& ws) const {
         if (X.rows != dims_[0] || X.cols != ws.m)
