@@ -25,7 +25,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from peers import (IMPLS, PeerUnavailable, installed, make_runner, nn_first_layer_supported,  # noqa: E402
+from peers import (IMPLS, PeerUnavailable, installed, make_runner, nn_first_layer_supported, other_blas,  # noqa: E402
                    nn_variants, products_apply, thread_limit)
 from workloads import WORKLOADS, call_flops, cost64, initial_params, make_data, useful_flops, x_bytes  # noqa: E402
 
@@ -87,7 +87,9 @@ def default_threads():
 def impl_label(impl, variant):
     if impl == "nn":
         return "nn" if variant is None else f"nn {variant}"
-    return {"nn_openblas": "nn on OpenBLAS", "reference": "nn.reference", "torch": "torch", "sklearn": "sklearn",
+    if impl == "nn_other_blas":
+        return {"openblas": "nn on OpenBLAS", "mkl": "nn on MKL"}[other_blas()]
+    return {"reference": "nn.reference", "torch": "torch", "sklearn": "sklearn",
             "products": "products alone", "products_torch": "products (torch)"}[impl]
 
 
@@ -299,8 +301,9 @@ def render(rows, peaks, meta, workloads):
                  f"{meta['loadavg_start'][0]:.2f}, at end {meta['loadavg_end'][0]:.2f}: other processes on the "
                  "machine distort the timings)")
     blas = meta.get("versions", {}).get("nn_blas", "openblas")
-    lines.append(f"nn's one-thread products (team slices, tiny loops) in: {blas}"
-                 + ("; the row 'nn on OpenBLAS' is the same nn with them in OpenBLAS" if blas != "openblas" else ""))
+    other = "OpenBLAS" if blas == "mkl" else "MKL"
+    lines.append(f"nn's one-thread products (team slices, tiny loops) in: {blas}; the row 'nn on {other}' is the "
+                 f"same nn with them in {other}")
     lines.append("matrix-multiply peak at the start (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
         f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
     lines.append("s/iter: median over repeats of (one training call / its iterations); a call is its iterations "
@@ -460,7 +463,7 @@ def main(argv=None):
             f"{dt} {th} thr {before[(dt, th)]:.1f} / {after[(dt, th)]:.1f}" for dt, th in sorted(before)))
         if args.memory != "none":
             for r in rows:
-                if r["impl"] == impl_label("nn_openblas", None):
+                if r["impl"] == impl_label("nn_other_blas", None):
                     continue  # nn's own row's buffers: the BLAS only changes which library multiplies
                 is_nn = r["impl"] == "nn" or r["impl"].startswith("nn ")
                 if (r["workload"] != w.name or r["impl"].startswith("products") or r["status"] != "ok"

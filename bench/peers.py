@@ -28,7 +28,7 @@ import numpy as np
 
 from workloads import useful_flops
 
-IMPLS = ("nn", "nn_openblas", "reference", "torch", "sklearn", "products", "products_torch")
+IMPLS = ("nn", "nn_other_blas", "reference", "torch", "sklearn", "products", "products_torch")
 
 # The products row runs where a workload's products are large enough to be most of its work and to make a floor
 # (see ProductsRunner): wide (2e10 useful flops per iteration) and deep (7e9). Not cat (2e8): nn calls the BLAS
@@ -63,9 +63,17 @@ def copy_params(params):
 # ------------------------------------------------------------------------------------------------- nn
 
 
+def other_blas():
+    """The BLAS nn did not choose at import, for the row beside nn's own: OpenBLAS next to MKL (Intel's CPUs
+    with the mkl extra), else MKL next to OpenBLAS."""
+    import nn
+
+    return "openblas" if nn.get_blas() == "mkl" else "mkl"
+
+
 class NNRunner:
-    """nn.fit, on the BLAS nn chose at import (MKL when the mkl extra is installed), or on `blas` for its calls
-    only (the "nn on OpenBLAS" row, beside nn on MKL)."""
+    """nn.fit, on the BLAS nn chose at import (MKL with the mkl extra on Intel's CPUs, else OpenBLAS), or on
+    `blas` for its calls only (the "nn on OpenBLAS" or "nn on MKL" row, beside nn on the other)."""
 
     def __init__(self, workload, X, Y, params0, dtype, first_layer=None, blas=None):
         import nn
@@ -77,6 +85,8 @@ class NNRunner:
             raise PeerUnavailable("this nn has one BLAS only")
         if blas is not None and nn.get_blas() == blas:
             raise PeerUnavailable(f"nn already runs on {blas} (NN_BLAS, or the mkl extra not installed)")
+        if blas == "mkl" and nn._blas._mkl_runtime_path() is None:
+            raise PeerUnavailable("Intel MKL is not installed (the mkl extra)")
         self.blas = blas
 
     def reset(self):
@@ -310,8 +320,8 @@ class ProductsRunner:
 def make_runner(impl, workload, X, Y, params0, dtype, first_layer=None):
     if impl == "nn":
         return NNRunner(workload, X, Y, params0, dtype, first_layer)
-    if impl == "nn_openblas":
-        return NNRunner(workload, X, Y, params0, dtype, blas="openblas")
+    if impl == "nn_other_blas":
+        return NNRunner(workload, X, Y, params0, dtype, blas=other_blas())
     if impl == "reference":
         return ReferenceRunner(workload, X, Y, params0, dtype)
     if impl == "torch":

@@ -105,7 +105,7 @@ def test_a_library_that_is_not_mkl_is_refused():
     # In a process where MKL was never loaded (NN_BLAS=openblas).
     assert os.path.isfile(NOT_MKL)
     code = ("import nn\nfrom nn import _blas\n"
-            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n"
+            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n_blas._intel_cpu = lambda: True\n"
             "try:\n    nn.set_blas('mkl')\nexcept ImportError as e:\n    print('refused:', e)\n"
             "print(nn.get_blas())\n")
     proc = run_python(code, NN_BLAS="openblas")
@@ -117,7 +117,7 @@ def test_a_library_that_is_not_mkl_is_refused():
 def test_an_installed_but_unusable_mkl_is_a_warning_at_import():
     # NN_BLAS unset and MKL found but refused (here a library that is not MKL): nn warns and stays on OpenBLAS.
     code = ("import os, warnings\nimport nn\nfrom nn import _blas\ndel os.environ['NN_BLAS']\n"
-            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n"
+            f"_blas._mkl_runtime_path = lambda: {NOT_MKL!r}\n_blas._intel_cpu = lambda: True\n"
             "with warnings.catch_warnings(record=True) as caught:\n    warnings.simplefilter('always')\n"
             "    _blas._choose_at_import()\n"
             "print([(w.category.__name__, str(w.message)) for w in caught], nn.get_blas())\n")
@@ -164,10 +164,24 @@ def test_without_mkl_nn_runs_on_openblas():
 # ------------------------------------------------------------------ with MKL installed
 
 @needs_mkl
-def test_mkl_is_taken_when_installed_and_nn_blas_is_unset():
+def test_mkl_is_taken_when_installed_and_nn_blas_is_unset_on_intel_cpus():
+    # elsewhere (AMD) MKL's sequential products were slower than OpenBLAS's, and nn keeps OpenBLAS
     proc = run_python("import nn; print(nn.get_blas())", NN_BLAS=None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "mkl"
+    assert proc.stdout.strip() == ("mkl" if _blas._intel_cpu() else "openblas")
+
+
+def test_the_cpu_vendor_is_read_from_proc_cpuinfo(monkeypatch, tmp_path):
+    import builtins
+
+    real_open = builtins.open
+    for vendor, intel in [("GenuineIntel", True), ("AuthenticAMD", False)]:
+        info = tmp_path / vendor
+        info.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: 6\n")
+        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(info if path == "/proc/cpuinfo" else path, *a, **k))
+        assert _blas._intel_cpu() is intel
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(tmp_path / "missing", *a, **k))
+    assert _blas._intel_cpu() is False
 
 
 @needs_mkl
