@@ -99,3 +99,50 @@ def assert_published(actual, expected, decimals, what="value"):
     atol = 0.5 * 10.0 ** -decimals
     err = float(np.max(np.abs(a - b)))
     assert err <= atol, f"{what}: max abs error {err:.3e} > {atol:.0e}\nactual    {a!r}\npublished {b!r}"
+
+
+def assert_float32_fit_matches_reference(net, X, Y, activations, learning_rate, iterations, what):
+    """Fits the float32 `net` on (X, Y), recording every iteration, and compares it with nn.reference in float64
+    from the same start: costs and parameters to 1e-5 normwise (a few hundred float32 roundings per value, as
+    in test_network_parity). Returns the network's train_settings_."""
+    from nn import reference
+
+    start64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params]
+    ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64), start64, activations,
+                                               learning_rate, iterations, record_every=1)
+    hist = net.fit(X, Y, learning_rate=learning_rate, iterations=iterations, record_every=1)
+    assert_close(hist.costs, ref_costs, 1e-5, f"{what}: costs")
+    assert_params_close(net.params, ref_params, 1e-5, f"{what}: params")
+    return net.train_settings_
+
+
+def fits_on_two_threads_and_one(blas_threads, start, hidden, X, Y, learning_rate, iterations):
+    """The same fit from the parameters `start`, with OpenBLAS allowing two threads, then one: (two, one)."""
+    import nn
+
+    nets = []
+    for threads in (2, 1):
+        blas_threads(threads)
+        net = nn.Network.from_params(start, hidden=hidden)
+        net.fit(X, Y, learning_rate=learning_rate, iterations=iterations)
+        nets.append(net)
+    return tuple(nets)
+
+
+def assert_divergence_keeps_the_last_finite_parameters(make, X, Y, learning_rate, record_every, iterations=200):
+    """Fits make() at a rate that overflows; the fit must raise FloatingPointError naming an iteration k in
+    [2, iterations), and keep, bit for bit, the parameters of a fresh fit of k - 1 iterations. Returns (the
+    network, the error's message)."""
+    import re
+
+    import pytest
+
+    net = make()
+    with pytest.raises(FloatingPointError) as info:
+        net.fit(X, Y, learning_rate=learning_rate, iterations=iterations, record_every=record_every)
+    k = int(re.search(r"iteration (\d+)", str(info.value)).group(1))
+    assert 2 <= k < iterations, str(info.value)
+    fresh = make()
+    fresh.fit(X, Y, learning_rate=learning_rate, iterations=k - 1, record_every=min(record_every, k - 1))
+    assert_params_equal(net.params, fresh.params, "kept against a fresh fit of k - 1 iterations")
+    return net, str(info.value)

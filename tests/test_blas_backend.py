@@ -178,7 +178,8 @@ def test_the_cpu_vendor_is_read_from_proc_cpuinfo(monkeypatch, tmp_path):
     for vendor, intel in [("GenuineIntel", True), ("AuthenticAMD", False)]:
         info = tmp_path / vendor
         info.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: 6\n")
-        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(info if path == "/proc/cpuinfo" else path, *a, **k))
+        monkeypatch.setattr(builtins, "open",
+                            lambda path, *a, **k: real_open(info if path == "/proc/cpuinfo" else path, *a, **k))
         assert _blas._intel_cpu() is intel
     monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(tmp_path / "missing", *a, **k))
     assert _blas._intel_cpu() is False

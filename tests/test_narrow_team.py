@@ -6,7 +6,6 @@ iteration, when each thread gets enough examples and work. These tests check whe
 (train_settings_["example_slices"]) and that it changes nothing beyond rounding: against nn.reference at every
 iteration, against the same fit on one thread, in a divergence, and across calls of fit.
 """
-import re
 
 import numpy as np
 import pytest
@@ -14,7 +13,9 @@ import pytest
 import nn
 from nn import _core, reference
 
-from helpers import assert_close, assert_params_close, assert_params_equal
+from helpers import (assert_close, assert_divergence_keeps_the_last_finite_parameters,
+                     assert_float32_fit_matches_reference, assert_params_close, assert_params_equal,
+                     fits_on_two_threads_and_one)
 
 PLANAR = [2, 4, 1]
 HIDDEN = ["relu", "tanh", "sigmoid", "leaky_relu", "linear"]
@@ -58,26 +59,15 @@ def test_team_fit_matches_reference_float32(hidden, blas_threads):
     blas_threads(2)
     X, Y = make_data(m=2000, dtype=np.float32)
     net = nn.Network(PLANAR, hidden=hidden, init="xavier", seed=3, dtype=np.float32)
-    start64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params]
-    ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64), start64,
-                                               acts(PLANAR, hidden), 0.5, 100, record_every=1)
-    hist = net.fit(X, Y, learning_rate=0.5, iterations=100, record_every=1)
-    assert net.train_settings_["example_slices"] == 2
-    # float32 against the float64 oracle, as in test_slices: a few hundred float32 roundings per value
-    assert_close(hist.costs, ref_costs, 1e-5, "costs")
-    assert_params_close(net.params, ref_params, 1e-5, "params after a float32 fit on a team")
+    settings = assert_float32_fit_matches_reference(net, X, Y, acts(PLANAR, hidden), 0.5, 100, "float32 on a team")
+    assert settings["example_slices"] == 2
 
 
 @needs_team
 def test_team_and_single_thread_fits_agree(blas_threads):
     X, Y = make_data()
     start = nn.Network(PLANAR, hidden="tanh", init="xavier", seed=4).params
-    blas_threads(2)
-    team = nn.Network.from_params(start, hidden="tanh")
-    team.fit(X, Y, learning_rate=1.2, iterations=2000)
-    blas_threads(1)
-    single = nn.Network.from_params(start, hidden="tanh")
-    single.fit(X, Y, learning_rate=1.2, iterations=2000)
+    team, single = fits_on_two_threads_and_one(blas_threads, start, "tanh", X, Y, 1.2, 2000)
     assert (team.train_settings_["example_slices"], single.train_settings_["example_slices"]) == (2, 1)
     # the same sums in another order: rounding only, and it does not grow at a stable rate
     assert_params_close(team.params, single.params, 1e-12, "team against one thread")
@@ -142,18 +132,11 @@ def test_divergence_on_a_team_keeps_the_last_finite_parameters(blas_threads):
     blas_threads(2)
     X, Y = make_data(m=1000)
     make = lambda: nn.Network(PLANAR, hidden="linear", init="xavier", seed=5)  # noqa: E731
-    net = make()
-    with pytest.raises(FloatingPointError) as info:
-        net.fit(X, Y, learning_rate=1e80, iterations=200, record_every=200)
+    net, message = assert_divergence_keeps_the_last_finite_parameters(make, X, Y, 1e80, record_every=200)
     assert net.train_settings_["example_slices"] == 2
-    k = int(re.search(r"iteration (\d+)", str(info.value)).group(1))
-    assert 2 <= k < 200, str(info.value)
-    fresh = make()
-    fresh.fit(X, Y, learning_rate=1e80, iterations=k - 1, record_every=k - 1)
-    assert_params_equal(net.params, fresh.params, "kept against a fresh fit of k - 1 iterations")
     # and one thread diverges at the same iteration
     blas_threads(1)
     single = make()
     with pytest.raises(FloatingPointError) as info_single:
         single.fit(X, Y, learning_rate=1e80, iterations=200, record_every=200)
-    assert str(info_single.value) == str(info.value)
+    assert str(info_single.value) == message

@@ -5,7 +5,6 @@ thread takes its columns through forward and dA, and the threads share dW. These
 really happens (train_settings_["example_slices"]) and that it changes nothing beyond rounding: against
 nn.reference, and against the same fit on one thread.
 """
-import re
 
 import numpy as np
 import pytest
@@ -13,7 +12,9 @@ import pytest
 import nn
 from nn import _core, reference
 
-from helpers import assert_close, assert_params_close, assert_concurrent_fits_match_alone, assert_params_equal
+from helpers import (assert_close, assert_concurrent_fits_match_alone,
+                     assert_divergence_keeps_the_last_finite_parameters, assert_float32_fit_matches_reference,
+                     assert_params_close, fits_on_two_threads_and_one)
 
 # (4 n1 n0 + 6 (n2 n1 + n3 n2)) m = (4*48*512 + 6 (512*96 + 96)) 1003 ~ 4e8 flops per iteration: well above the
 # threshold (2^26), and layer 1 has more rows than columns (dW split by rows) while layers 2 and 3 have fewer
@@ -58,25 +59,15 @@ def test_split_fit_matches_reference_float64(hidden, order):
 def test_split_fit_matches_reference_float32(hidden):
     X, Y = make_data(np.float32)
     net = nn.Network(DIMS, hidden=hidden, init="xavier", seed=3, dtype=np.float32)
-    ref_params, _, ref_costs = reference.train(X.astype(np.float64), Y.astype(np.float64),
-                                               [(W.astype(np.float64), b.astype(np.float64)) for W, b in net.params],
-                                               acts(hidden), 0.05, ITERATIONS, record_every=1)
-    hist = net.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS, record_every=1)
-    assert net.train_settings_["example_slices"] == 2
-    # float32 against a float64 oracle: a few hundred float32 roundings per value, as in test_network_parity
-    assert_close(hist.costs, ref_costs, 1e-5, "costs")
-    assert_params_close(net.params, ref_params, 1e-5, "params after a split float32 fit")
+    settings = assert_float32_fit_matches_reference(net, X, Y, acts(hidden), 0.05, ITERATIONS, "a split float32 fit")
+    assert settings["example_slices"] == 2
 
 
 @needs_two_threads
 def test_split_and_single_thread_fits_agree(blas_threads):
     X, Y = make_data()
     start = nn.Network(DIMS, hidden="tanh", init="xavier", seed=4).params
-    split = nn.Network.from_params(start, hidden="tanh")
-    split.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
-    blas_threads(1)
-    single = nn.Network.from_params(start, hidden="tanh")
-    single.fit(X, Y, learning_rate=0.05, iterations=ITERATIONS)
+    split, single = fits_on_two_threads_and_one(blas_threads, start, "tanh", X, Y, 0.05, ITERATIONS)
     assert (split.train_settings_["example_slices"], single.train_settings_["example_slices"]) == (2, 1)
     # the same sums in another order: rounding only
     assert_params_close(split.params, single.params, 1e-13, "split against one thread")
@@ -136,16 +127,8 @@ def test_tiny_iterations_keep_openblas_at_one_thread(dims, m, first_layer, one_t
 def test_divergence_in_a_split_fit_keeps_the_last_finite_parameters():
     X, Y = make_data()
     make = lambda: nn.Network(DIMS, hidden="linear", init="xavier", seed=5)  # noqa: E731
-    net = make()
-    with pytest.raises(FloatingPointError) as info:
-        net.fit(X, Y, learning_rate=1e8, iterations=200, record_every=1)
+    net, _ = assert_divergence_keeps_the_last_finite_parameters(make, X, Y, 1e8, record_every=1)
     assert net.train_settings_["example_slices"] == 2
-    k = int(re.search(r"iteration (\d+)", str(info.value)).group(1))
-    assert 2 <= k < 200, str(info.value)
-    # the parameters kept are, bit for bit, those of a fresh split fit of k - 1 iterations
-    fresh = make()
-    fresh.fit(X, Y, learning_rate=1e8, iterations=k - 1, record_every=1)
-    assert_params_equal(net.params, fresh.params, "kept against a fresh fit")
 
 
 @needs_two_threads

@@ -52,7 +52,8 @@ void train_iteration_bench(benchmark::State& state, NetCase c, bool gram) {
     const T lr = T(0.0075);
     if (gram) net.begin_gram(Xv, lr, ws);
     // about 2^22 flops a call: one iteration of the large networks, a few hundred of planar's
-    const auto per_call = static_cast<std::int64_t>(std::clamp(double(1 << 22) / net.iteration_flops(Xv, gram), 1.0, 1000.0));
+    const auto per_call =
+        static_cast<std::int64_t>(std::clamp(double(1 << 22) / net.iteration_flops(Xv, gram), 1.0, 1000.0));
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
         const TrainResult r = net.train(Xv, Y.data(), lr, per_call, ws, nullptr);

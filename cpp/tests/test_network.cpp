@@ -480,8 +480,8 @@ TYPED_TEST(NetworkT, NarrowTeamTrainsAsTheNaiveNetwork) {
     if (!narrow_layers_supported()) GTEST_SKIP() << "the narrow layers need AVX2 or AVX-512";
     const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
     std::uint32_t seed = 900;
-    for (const Case& c : {Case{{2, 4, 1}, 400}, Case{{3, 5, 3, 1}, 301}, Case{{8, 2, 2, 1}, 131}, Case{{4, 4, 4, 1}, 20},
-                          Case{{1, 1}, 37}})
+    for (const Case& c : {Case{{2, 4, 1}, 400}, Case{{3, 5, 3, 1}, 301}, Case{{8, 2, 2, 1}, 131},
+                          Case{{4, 4, 4, 1}, 20}, Case{{1, 1}, 37}})
         for (Activation hidden : all_activations)
             for (int team : {2, 3}) {
                 SCOPED_TRACE("m " + std::to_string(c.m) + " L " + std::to_string(c.dims.size() - 1) + " hidden " +
@@ -561,10 +561,12 @@ TYPED_TEST(NetworkT, NarrowTeamStopsAndRevertsWhereOneThreadDoes) {
     // overflow: at the first step (a huge rate), and at the second (linear hidden units: each step multiplies
     // the weights' size by about the rate); one thread and the team end at the same step, the team with the
     // parameters before it
-    const T huge = std::numeric_limits<T>::max() / 16, large = static_cast<T>(sizeof(T) == sizeof(double) ? 1e100 : 1e12);
+    const T huge = std::numeric_limits<T>::max() / 16;
+    const T large = static_cast<T>(sizeof(T) == sizeof(double) ? 1e100 : 1e12);
     for (const T lr : {huge, large}) {
         SCOPED_TRACE("learning rate " + std::to_string(double(lr)));
-        Network<T> one = seeded_network<T>(c, Activation::linear, 810), net = seeded_network<T>(c, Activation::linear, 810);
+        Network<T> one = seeded_network<T>(c, Activation::linear, 810);
+        Network<T> net = seeded_network<T>(c, Activation::linear, 810);
         auto w1 = one.make_workspace(c.m), ws = net.make_workspace(c.m);
         ws.team.begin(net.layers(), 2);
         const TrainResult r1 = one.train(X.view, Y.data(), lr, 1000, w1, nullptr);
@@ -596,7 +598,8 @@ TYPED_TEST(NetworkT, NarrowTeamSize) {
     std::vector<T> x(2 * 100000);
     auto X = [&](index m, bool col_major = false) { return Matrix<const T>(x.data(), 2, m, col_major); };
     // tanh and the output's sigmoid: 15 values' worth an example, 16 KiB a thread
-    const index per_example = 15 * static_cast<index>(sizeof(T)), least = (2 * narrow_team_min_bytes + per_example - 1) / per_example;
+    const index per_example = 15 * static_cast<index>(sizeof(T));
+    const index least = (2 * narrow_team_min_bytes + per_example - 1) / per_example;
     EXPECT_EQ(narrow_team_bytes_per_example(planar.layers()), per_example);
     EXPECT_EQ(planar.narrow_team_size(X(least - 1), false), 1);
     EXPECT_EQ(planar.narrow_team_size(X(least), false), 2);

@@ -100,8 +100,8 @@ struct NarrowTeam {
     // barrier and then the reading of the parts took two. Planar float64 (fits of 10^5 iterations alternating,
     // over 4 minutes each): 1.00-1.07 us per iteration either way where the cores were close, and 1.43-1.53
     // against 1.61-1.78 us where they were far apart (with a barrier of OpenMP's: 1.17 us and more). The lines
-    // alternate between two sets by the round's parity: a thread can be one round ahead of
-    // another (it has gathered round r, while the other is still reading it), never two.
+    // alternate between two sets by the round's parity: a thread can be one round ahead of another (it has
+    // gathered round r, while the other is still reading it), never two.
     unsigned exchange(int s, int S, std::int64_t r, unsigned flags) {
         StampedLine<T>* set = posted.data() + (r & 1) * size * lines;
         constexpr index capacity = StampedLine<T>::capacity;
@@ -183,8 +183,8 @@ struct NarrowTeam {
     }
 
     // The step on thread s of S, from the parts it gathered: parameters - learning_rate (part 0 + part 1 + ...),
-    // added in that order on every thread. Thread 0 writes the network's new parameters over dW and db and swaps them in, as
-    // Network::step does (so undo_step works the same); the others step their copy in place.
+    // added in that order on every thread. Thread 0 writes the network's new parameters over dW and db and swaps
+    // them in, as Network::step does (so undo_step works the same); the others step their copy in place.
     void step(std::vector<Layer<T>>& layers, int s, int S, T* mine, T learning_rate) const {
         const T* round_parts = gathered_by(s);
         auto descend_by_parts = [&](const T* p, const T* part, T* out, index count) {
