@@ -17,4 +17,14 @@ double cross_entropy(const T* AL, const T* Y, index count, index m);
 template <class T>
 void cross_entropy_backward_from_logits(const T* ZL, const T* Y, T* dZ, index count);
 
+// The same in place over the columns [begin, begin + count) of the (n x m) Z[L] and labels Y: a thread's
+// columns when a team splits the examples.
+template <class T>
+inline void cross_entropy_backward_columns(T* ZL, const T* Y, index n, index m, index begin, index count) {
+    for (index i = 0; i < n; ++i) {
+        const index at = i * m + begin;
+        cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, count);
+    }
+}
+
 }  // namespace nn

@@ -164,11 +164,7 @@ struct NarrowTeam {
     static void backward(const std::vector<Layer<T>>& layers, const T* mine, Matrix<const T> X, const T* Y,
                          std::vector<Buffer<T>>& A, index m, Slice c, T* part) {
         const index L = static_cast<index>(layers.size());
-        T* ZL = A.back().data();
-        for (index i = 0; i < layers.back().n; ++i) {
-            const index at = i * m + c.begin;
-            cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, c.size);
-        }
+        cross_entropy_backward_columns<T>(A.back().data(), Y, layers.back().n, m, c.begin, c.size);
         const T inv_m = T(1) / static_cast<T>(m);
         for (index l = L - 1; l >= 0; --l) {
             const Layer<T>& layer = layers[l];

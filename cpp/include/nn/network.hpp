@@ -369,11 +369,8 @@ class Network {
         if (s == 0) ws.backward_threads = S;  // read only after the team has ended
         const Slice c = slice(ws.m, s, S);
         T* dA_buf = ws.dA.data() + s * (ws.dA.size() / ws.slices);  // this thread's block of dA
-        T* ZL = ws.A.back().data();
-        for (index i = 0; i < layers_.back().n; ++i) {  // dZ[L] = sigmoid(Z[L]) - Y
-            const index at = i * ws.m + c.begin;
-            cross_entropy_backward_from_logits<T>(ZL + at, Y + at, ZL + at, c.size);
-        }
+        // dZ[L] = sigmoid(Z[L]) - Y
+        cross_entropy_backward_columns<T>(ws.A.back().data(), Y, layers_.back().n, ws.m, c.begin, c.size);
         // Whether the team must meet before a layer's parts are written: after a shared layer, threads may still
         // be reading the dZ in the buffer that takes the parts; after parts summed in dW[l-1] and db[l-1], thread
         // 0 must not write its share of layer l-1 there before the sum is done.
