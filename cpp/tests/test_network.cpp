@@ -711,14 +711,16 @@ TYPED_TEST(NetworkT, GramFirstLayerMatchesThePrimalPath) {
 
 // A first layer of one unit or a few streamed (streamed_first_layer.hpp) trains like the ordinary path, and its
 // step is undone the same way. The several-unit cases cover every tile shape of the kernel and its remainders:
-// units in 1 to 4 vectors, rows of X not a multiple of a tile or of a block (64), m below one vector, between
-// vectors and beyond the 6-vector column tile.
+// units in 1 to 4 vectors, float32's units past a vector packed 2, 4, 8 and 16 rows to a vector (24, 20, 18
+// and 17 units) and not packed (32), rows of X not a multiple of a tile, of a packed vector's rows or of a block
+// (64), m below one vector, between vectors and beyond the 6-vector column tile.
 TYPED_TEST(NetworkT, StreamedFirstLayerMatchesThePrimalPath) {
     using T = TypeParam;
     const double tol = sizeof(T) == sizeof(double) ? 1e-12 : 2e-5;
     const Case cases_1[] = {{{70, 1}, 50},          {{9, 1, 3, 1}, 37},   {{13, 1}, 8},       {{6, 1, 2}, 1},
                             {{3, 1}, 20},           {{70, 2, 1}, 50},     {{37, 5, 3, 1}, 101}, {{8, 9, 1}, 1},
-                            {{131, 20, 7, 1}, 209}, {{29, 17, 1}, 5},     {{150, 32, 1}, 97},  {{64, 24, 2}, 16}};
+                            {{131, 20, 7, 1}, 209}, {{29, 17, 1}, 5},     {{150, 32, 1}, 97},  {{64, 24, 2}, 16},
+                            {{75, 18, 1}, 45},      {{200, 20, 3, 1}, 150}};
     for (const Case& c : cases_1)
         for (Activation hidden : {Activation::relu, Activation::tanh}) {
             if (c.dims[1] > 1 && !streamed_units_supported()) continue;  // the kernel for several units needs AVX-512

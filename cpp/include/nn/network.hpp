@@ -565,11 +565,7 @@ class Network {
         const index n1 = layer.n, part = n1 * ws.m;
         const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(part));
         T* dZ1 = ws.A[0].data();
-        if (n1 > 1) {  // dZ[1]^T for the kernel; the padding beyond n1 stays zero
-            const index n1p = streamed_units_padding<T>(n1);
-            for (index i = 0; i < n1; ++i)
-                for (index j = 0; j < ws.m; ++j) ws.dZT[j * n1p + i] = dZ1[i * ws.m + j];
-        }
+        if (n1 > 1) streamed_units_transpose<T>(dZ1, n1, ws.m, ws.dZT.data());
         int team = 1;  // the threads that really ran (the runtime may give fewer than asked): only their parts count
 #pragma omp parallel num_threads(S)
         {

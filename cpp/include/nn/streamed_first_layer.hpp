@@ -30,11 +30,17 @@ inline constexpr index streamed_max_units = 32;
 // Whether this CPU runs the kernel for several units (it needs AVX-512).
 bool streamed_units_supported();
 
-// Units of dZ^T's rows, padded to whole vectors (streamed_rows_units reads dZ^T as (m x this), zeros beyond n1).
+// Units of dZ^T's rows, padded to whole vectors (streamed_rows_units reads dZ^T as (m x this)).
 template <class T>
 index streamed_units_padding(index n1);
 
-// streamed_rows for n1 units: W and W_next (n1 x n_x, leading dimension ldw), dZT = dZ^T padded (see above),
+// dZ^T (m x streamed_units_padding(n1)) from dZ (n1 x m) as streamed_rows_units reads it: the lanes past n1
+// hold the last n1 % lanes units' dZ again, as many times as fit (the float32 kernel packs those units of
+// several rows of X into one vector; the others never read these lanes).
+template <class T>
+void streamed_units_transpose(const T* dZ, index n1, index m, T* dZT);
+
+// streamed_rows for n1 units: W and W_next (n1 x n_x, leading dimension ldw), dZT from streamed_units_transpose,
 // Z_part (n1 x m, leading dimension m).
 template <class T>
 void streamed_rows_units(const T* X, index ld, index m, index r0, index r1, const T* dZT, index n1,
