@@ -68,7 +68,7 @@ struct Workspace {
     bool forward_ready = false;     // A holds the forward pass of the current parameters
     bool streamed = false;          // train runs W[1]'s step and W[1] X as one pass over X (streamed_first_layer.hpp)
     bool Z1_ready = false;          // ... which has left the new W[1] X in A[1] for forward
-    Buffer<T> Z1_parts;             // (threads x n[1] x m): each thread's part of W[1] X
+    Buffer<T> Z1_parts;             // each thread's part of W[1] X (n[1] x m), streamed_part_stride apart
     Buffer<T> dZT;                  // dZ[1]^T, padded (streamed_units_padding), for a streamed layer of units
     bool one_thread = false;        // train keeps OpenBLAS at one thread (set by plan_threads)
     // With a team (slices > 1): each thread forms dW[l], db[l] over its own columns, threads 1.. into parts
@@ -189,7 +189,7 @@ class Network {
         ws.Z1_ready = false;
         const int threads = std::max(1, blas::OneThreadHeld::wanted_threads());
         const index n1 = layers_[0].n;
-        ws.Z1_parts.assign(static_cast<std::size_t>(threads * n1 * ws.m), T(0));
+        ws.Z1_parts.assign(static_cast<std::size_t>(threads * streamed_part_stride<T>(n1 * ws.m)), T(0));
         if (n1 > 1) ws.dZT.assign(static_cast<std::size_t>(ws.m * streamed_units_padding<T>(n1)), T(0));
     }
 
@@ -562,8 +562,8 @@ class Network {
             step_bias(l, learning_rate);
         }
         Layer<T>& layer = layers_[0];
-        const index n1 = layer.n, part = n1 * ws.m;
-        const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(part));
+        const index n1 = layer.n, part = n1 * ws.m, stride = streamed_part_stride<T>(part);
+        const int S = static_cast<int>(ws.Z1_parts.size() / static_cast<std::size_t>(stride));
         T* dZ1 = ws.A[0].data();
         if (n1 > 1) streamed_units_transpose<T>(dZ1, n1, ws.m, ws.dZT.data());
         int team = 1;  // the threads that really ran (the runtime may give fewer than asked): only their parts count
@@ -573,7 +573,7 @@ class Network {
 #pragma omp single nowait
             team = omp_get_num_threads();
             const Slice r = slice(X.rows, s, omp_get_num_threads());
-            T* Z_part = ws.Z1_parts.data() + s * part;
+            T* Z_part = ws.Z1_parts.data() + s * stride;
             if (n1 == 1)
                 streamed_rows<T>(X.data, X.ld, ws.m, r.begin, r.begin + r.size, dZ1, learning_rate,
                                  layer.W.data(), layer.dW.data(), Z_part);
@@ -583,7 +583,7 @@ class Network {
         }
         // dZ[1] is no longer needed: W[1] X = the sum of the parts, over it
         std::copy(ws.Z1_parts.begin(), ws.Z1_parts.begin() + part, dZ1);
-        for (int s = 1; s < team; ++s) add<T>(dZ1, ws.Z1_parts.data() + s * part, dZ1, part);
+        for (int s = 1; s < team; ++s) add<T>(dZ1, ws.Z1_parts.data() + s * stride, dZ1, part);
         layer.W.swap(layer.dW);
         ws.Z1_ready = true;
     }

@@ -24,6 +24,15 @@ template <class T>
 void streamed_rows(const T* X, index ld, index m, index r0, index r1, const T* dZ, T learning_rate, const T* W,
                    T* W_next, T* Z_part);
 
+// Elements from one thread's part of Z to the next's: the part rounded up to whole 4 KiB pages, and a page
+// more, so that no page holds two threads' parts. A core's prefetcher runs ahead of its writes within a page;
+// with the parts side by side it pulled in the lines the other core was writing.
+template <class T>
+constexpr index streamed_part_stride(index part) {
+    constexpr index page = 4096 / static_cast<index>(sizeof(T));
+    return (part + page - 1) / page * page + page;
+}
+
 // The most units a streamed first layer may have (n[1] x m must also stay within streamed_max_m).
 inline constexpr index streamed_max_units = 32;
 
