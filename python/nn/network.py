@@ -203,11 +203,14 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     n_x, n1 = layer_dims[0], layer_dims[1]
     threads = max(1, _core.blas_get_num_threads())
     activations = sum(layer_dims[1:]) * m
-    # and dA: whole, or a 256 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
-    dA = max(activations // 8, 2**18 // itemsize * threads, 16 * max(layer_dims[:-1]))
+    # and dA: whole, or a 128 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
+    dA = max(activations // 8, 2**17 // itemsize * threads, 16 * max(layer_dims[:-1]))
     elements = activations + dA
-    if n1 * m <= 2**16:  # a streamed first layer's parts of W[1] X, one per thread, and dZ[1]^T (padded)
-        elements += n1 * m * (threads + 2)
+    if n1 * m <= 2**16:
+        # a streamed first layer's parts of W[1] X, one per thread, each in whole pages and a page apart
+        # (streamed_part_stride), and dZ[1]^T (padded)
+        page = 4096 // itemsize
+        elements += threads * (-(-n1 * m // page) * page + page) + 2 * n1 * m
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x
     return elements * itemsize

@@ -36,8 +36,11 @@ namespace nn {
 // it, and the workspace stays at little more than the activations backpropagation must keep. When a whole dA
 // costs no more than an eighth of those activations, it is formed in one piece instead: one gemm per layer
 // rather than many small ones (8% of an iteration on the deep [256]*9 network at 2 threads). (Blocks of 1 MiB
-// measured no faster on wide within the noise, and cost 1.5 MB more per fit.)
-inline constexpr index dA_block_bytes = index(1) << 18;
+// measured no faster on wide within the noise, and cost 1.5 MB more per fit.) 128 KiB, not 256: wide's
+// activations are 0.98 of X, and with 256 KiB blocks (512 KB of dA on two threads) its float32 fit added
+// 25.47-25.69 MB for a 25.69 MB X, once more than X; with 128 KiB 25.28-25.40 MB, for 1-1.5% more time per
+// iteration (bench/memprobe.py, 8 and 6 runs; fits of 4 iterations, 4 runs alternating).
+inline constexpr index dA_block_bytes = index(1) << 17;
 inline constexpr index dA_whole_fraction = 8;
 
 // Networks whose training loop does fewer flops per iteration than this keep to one thread: splitting them
