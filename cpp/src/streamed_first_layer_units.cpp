@@ -165,17 +165,12 @@ inline void gradient_tile_packed(const T* x, index ld, const T* dZT, index m, ve
     }
 }
 
-// step_tile for gradient_tile_packed
+// step_tile for gradient_tile_packed: the whole vectors' units as step_tile steps them, then the packed ones
 template <class T, int KR, int CF, int G>
 inline void step_tile_packed(const vec<T> acc[KR][CF + 1], const vec<T> packed[KR / G], index k, const T* W,
                              T* W_next, index ldw, T inv_m, T learning_rate) {
     constexpr int V = lanes<T>, REM = V / G;
-    for (int c = 0; c < CF; ++c)
-        for (int q = 0; q < V; ++q) {
-            const index i = c * V + q;
-            for (int r = 0; r < KR; ++r)
-                W_next[i * ldw + k + r] = W[i * ldw + k + r] - learning_rate * (acc[r][c][q] * inv_m);
-        }
+    step_tile<T, KR, CF + 1>(acc, CF * V, k, W, W_next, ldw, inv_m, learning_rate);
     for (int u = 0; u < REM; ++u) {
         const index i = CF * V + u;
         for (int r = 0; r < KR; ++r)
