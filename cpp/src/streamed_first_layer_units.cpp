@@ -197,7 +197,8 @@ void gradient_and_step_packed(const T* X, index ld, index m, index k0, index k1,
         gradient_tile_packed<T, G, CF, G>(X + k * ld, ld, dZT, m, acc, packed);
         step_tile_packed<T, G, CF, G>(acc, packed, k, W, W_next, ldw, inv_m, learning_rate);
     }
-    for (; k < k1; ++k) {  // rows too few to share a vector: the ordinary tile, which never reads the lanes past n1
+    // rows too few to share a vector: the ordinary tile, which computes on the lanes past n1 but never stores them
+    for (; k < k1; ++k) {
         vec<T> acc[1][CF + 1];
         gradient_tile<T, 1, CF + 1>(X + k * ld, ld, dZT, m, acc);
         step_tile<T, 1, CF + 1>(acc, CF * lanes<T> + lanes<T> / G, k, W, W_next, ldw, inv_m, learning_rate);

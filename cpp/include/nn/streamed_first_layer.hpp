@@ -46,7 +46,7 @@ index streamed_units_padding(index n1);
 
 // dZ^T (m x streamed_units_padding(n1)) from dZ (n1 x m) as streamed_rows_units reads it: the lanes past n1
 // hold the last n1 % lanes units' dZ again, as many times as fit (the float32 kernel packs those units of
-// several rows of X into one vector; the others never read these lanes).
+// several rows of X into one vector; the other tiles compute on these lanes but never store the results).
 template <class T>
 void streamed_units_transpose(const T* dZ, index n1, index m, T* dZT);
 
