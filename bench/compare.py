@@ -117,6 +117,27 @@ def versions():
     return out
 
 
+# Variables that make every OpenBLAS in the process take a given core's kernels and cache size instead of the ones
+# it detects. Some machines set them as a workaround for old OpenBLAS builds; a current one (NumPy 2.4's 0.3.31,
+# nn's 0.3.34) then runs slower kernels than it would pick (AVX2 on an AVX-512 CPU), and every peer with it. The
+# run records them and says how to measure without them.
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def openblas_env():
+    return {k: os.environ[k] for k in OPENBLAS_ENV if k in os.environ}
+
+
+def openblas_env_note(env):
+    """One line on the OPENBLAS_* settings of this run ("" when none is set)."""
+    if not env:
+        return ""
+    unset = " ".join(f"-u {k}" for k in OPENBLAS_ENV)
+    return (f"{' '.join(f'{k}={v}' for k, v in env.items())} set: every OpenBLAS here (NumPy's, scikit-learn's "
+            f"through it, nn's) runs that core's kernels, not the ones it picks for this CPU; for those, run "
+            f"env {unset} python bench/compare.py")
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -304,6 +325,11 @@ def render(rows, peaks, meta, workloads):
     other = "OpenBLAS" if blas == "mkl" else "MKL"
     lines.append(f"nn's one-thread products (team slices, tiny loops) in: {blas}; the row 'nn on {other}' is the "
                  f"same nn with them in {other}")
+    if meta.get("versions", {}).get("blas"):
+        lines.append("BLAS libraries (threadpoolctl: API, version, kernels, file): "
+                     + "; ".join(meta["versions"]["blas"]))
+    if openblas_env_note(meta.get("openblas_env")):
+        lines.append("WARNING: " + openblas_env_note(meta["openblas_env"]))
     lines.append("matrix-multiply peak at the start (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
         f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
     lines.append("s/iter: median over repeats of (one training call / its iterations); a call is its iterations "
@@ -417,7 +443,9 @@ def main(argv=None):
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_model(),
             "cpus": os.cpu_count(), "command": " ".join(["python"] + [os.path.relpath(sys.argv[0])] + sys.argv[1:]),
             "versions": versions(), "nn_first_layer_option": installed("nn") and nn_first_layer_supported(),
-            "rtol": RTOL, "options": vars(args), "loadavg_start": os.getloadavg()}
+            "rtol": RTOL, "options": vars(args), "loadavg_start": os.getloadavg(), "openblas_env": openblas_env()}
+    if meta["openblas_env"]:
+        log("WARNING: " + openblas_env_note(meta["openblas_env"]))
     for impl in args.peers:
         if impl in ("torch", "sklearn") and not installed(impl):
             log(f"{impl}: not installed (pip install '.[bench]'); its rows say so")

@@ -14,6 +14,10 @@ nn used it (the nn[mkl] extra), whose products the "products (torch)" row makes 
 x86 wheels). Only where nn ran the primal path (the products rows make the primal products) and took at least
 as long as that row (else the row is no floor for nn's way of calling the BLAS). The line also gives the other
 BLAS's row when the run has it, which says whether that BLAS would leave room.
+
+A missed speed target on a primal path bound by its multiply-adds (wide, deep, cat's primal path) also says
+what share of the matmul peak measured next to it nn would need to meet it: over 100% is beyond what the
+run's BLAS does on a 2048 x 2048 product.
 """
 import argparse
 import json
@@ -71,13 +75,35 @@ def ratio_target(run, name, workload, dtype, peer, path, at_least):
     value = peer_t / nn_t
     met = value >= at_least
     products, allowed = products_floor(run, workload, path, dtype), peer_t / at_least
+    notes = []
     if not met and products is not None and products["seconds_per_iteration"] > allowed:
-        return name, f"{value:.3g}x", met, (
+        notes.append(
             f"no room on {PRODUCTS_ON[run.blas][1]}: the products alone took "
             f"{fmt_seconds(products['seconds_per_iteration'])} per iteration, {at_least:g}x allows nn "
             f"{fmt_seconds(allowed)}"
             + on_the_other_blas(run, workload, dtype, "seconds_per_iteration", lambda s: f"they took {fmt_seconds(s)}"))
-    return name, f"{value:.3g}x", met
+    needed = peak_needed(run, workload, path, dtype, nn_t / allowed)
+    if not met and needed is not None:
+        notes.append(f"{at_least:g}x would need nn at {needed:.0f}% of the matmul peak measured next to it "
+                     f"(it ran at {run.row(workload, path, dtype)['percent_of_peak']:.0f}%)")
+    return (name, f"{value:.3g}x", met, *(["; ".join(notes)] if notes else []))
+
+
+# Iterations of fewer useful flops than this are bound by something other than the multiply-adds (planar's
+# 1.6e4 by per-iteration costs, logistic's 1e7 by reading X), so the matmul peak says nothing of their room.
+PEAK_BOUND_FLOPS = 1e8
+
+
+def peak_needed(run, workload, path, dtype, speedup):
+    """The % of the matmul peak nn's row on `path` would reach if `speedup` times faster; None where nn ran the
+    Gram path (whose "useful" flops are not the work it does), the iteration is not bound by the multiply-adds
+    (PEAK_BOUND_FLOPS) or the row has no %peak."""
+    r = run.row(workload, path, dtype)
+    if r is None or r.get("path", "primal") != "primal" or r.get("percent_of_peak") is None:
+        return None
+    if r.get("gflops") is None or r["gflops"] * 1e9 * r["seconds_per_iteration"] < PEAK_BOUND_FLOPS:
+        return None
+    return r["percent_of_peak"] * speedup
 
 
 def on_the_other_blas(run, workload, dtype, field, say):
@@ -161,6 +187,11 @@ def report(data):
     meta = data.get("meta", {})
     lines = [f"issue 4 targets, run of {meta.get('date', '?')} ({meta.get('command', '?')}); "
              f"default threads: {run.default_threads}; nn's one-thread products on {PRODUCTS_ON[run.blas][1]}"]
+    kernels = sorted({entry.split()[2] for entry in meta.get("versions", {}).get("blas", [])
+                      if entry.startswith("openblas ")})
+    if kernels:
+        lines.append(f"OpenBLAS kernels: {', '.join(kernels)}"
+                     + "".join(f"; {k}={v} set" for k, v in meta.get("openblas_env", {}).items()))
     width = max(len(name) for name, *_ in rows)
     value_width = max(len(value) for _, value, *_ in rows)
     for name, value, ok, *note in rows:
@@ -170,7 +201,7 @@ def report(data):
             lines.append(f"    {note[0]}")
     met = sum(ok is True for _, _, ok, *_ in rows)
     missed = sum(ok is False for _, _, ok, *_ in rows)
-    no_room = sum(ok is False and bool(note) for _, _, ok, *note in rows)
+    no_room = sum(ok is False and bool(note) and "no room" in note[0] for _, _, ok, *note in rows)
     lines.append(f"{met} met, {missed} missed ({no_room} with no room left by {PRODUCTS_ON[run.blas][1]}'s "
                  "products alone), "
                  f"{len(rows) - met - missed} not measured")

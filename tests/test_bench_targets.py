@@ -139,6 +139,60 @@ def test_with_nn_on_mkl_the_floor_is_the_products_in_mkl():
     assert "missed (2 with no room left by MKL's products alone)" in text.splitlines()[-1]
 
 
+def test_missed_targets_bound_by_the_multiply_adds_say_what_share_of_the_peak_they_need():
+    """A missed ratio target on a primal path of at least PEAK_BOUND_FLOPS useful flops per iteration says what
+    share of the matmul peak nn would need: its own share times the speed-up the target asks. Not on the Gram
+    path, not on iterations too small to be bound by the multiply-adds, not where the target is met."""
+    rows = [
+        # wide: 2e10 flops per iteration at 85% of the peak; scikit-learn 1.46x: 2x needs 85% * 2 / 1.46
+        row("wide", "nn auto->primal", "float64", 2, 0.1, gflops=200.0, percent_of_peak=85.0, path="primal"),
+        row("wide", "sklearn", "float64", 2, 0.146),
+        row("deep", "nn auto->primal", "float64", 2, 0.1, gflops=200.0, percent_of_peak=85.0, path="primal"),
+        row("deep", "sklearn", "float64", 2, 0.2),  # met: no note
+        # planar: 1.6e4 flops per iteration, bound by per-iteration costs
+        row("planar", "nn auto->primal", "float64", 2, 1e-6, gflops=16.0, percent_of_peak=8.0, path="primal"),
+        row("planar", "nn.reference", "float64", 2, 19e-6),
+        row("cat", "nn auto->gram", "float64", 2, 1e-5, gflops=20000.0, percent_of_peak=9000.0, path="gram"),
+        row("cat", "nn.reference", "float64", 2, 2e-4),
+    ]
+    v, n = verdicts(rows), notes(rows)
+    assert v["wide float64 >= 2x scikit-learn"] == ("1.46x", False)
+    assert n["wide float64 >= 2x scikit-learn"] == (
+        "2x would need nn at 116% of the matmul peak measured next to it (it ran at 85%)")
+    assert v["deep float64 >= 2x scikit-learn"][1] is True and "deep float64 >= 2x scikit-learn" not in n
+    assert v["planar float64 >= 20x nn.reference"] == ("19x", False)
+    assert "planar float64 >= 20x nn.reference" not in n
+    assert v["cat float64 auto >= 30x nn.reference"] == ("20x", False) and not any(k.startswith("cat") for k in n)
+    # the products-alone note, where there is one, comes first, and the count of "no room" stays its own
+    rows.append(row("wide", "products alone", "float64", 2, 0.08, percent_of_peak=95.0))
+    text = targets.report({"rows": rows})
+    assert "    no room on OpenBLAS: the products alone took 80 ms per iteration, 2x allows nn 73 ms; 2x would " \
+           "need nn at 116%" in text
+    assert "missed (1 with no room left by OpenBLAS's products alone)" in text.splitlines()[-1]
+
+
+def test_report_names_the_openblas_kernels_and_the_variables_that_chose_them():
+    meta = {"versions": {"blas": ["openblas 0.3.34.481.3 Haswell (libscipy_openblas.so)",
+                                  "openblas 0.3.31.188.0 Haswell (libscipy_openblas64_.so)"]},
+            "openblas_env": {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}}
+    text = targets.report({"rows": [], "meta": meta})
+    assert text.splitlines()[1] == "OpenBLAS kernels: Haswell; OPENBLAS_CORETYPE=Haswell set; OPENBLAS_L2_SIZE=512 set"
+    meta = {"versions": {"blas": ["openblas 0.3.34.481.3 SkylakeX (libscipy_openblas.so)"]}, "openblas_env": {}}
+    assert targets.report({"rows": [], "meta": meta}).splitlines()[1] == "OpenBLAS kernels: SkylakeX"
+
+
+def test_compare_records_and_names_the_openblas_variables(monkeypatch):
+    compare = load_compare()
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    assert compare.openblas_env() == {} and compare.openblas_env_note({}) == ""
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert compare.openblas_env() == {"OPENBLAS_CORETYPE": "Haswell"}
+    note = compare.openblas_env_note(compare.openblas_env())
+    assert note.startswith("OPENBLAS_CORETYPE=Haswell set: every OpenBLAS here")
+    assert note.endswith("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/compare.py")
+
+
 def load_compare():
     spec_c = importlib.util.spec_from_file_location(
         "compare", Path(__file__).resolve().parents[1] / "bench" / "compare.py")
