@@ -66,6 +66,21 @@ def test_streamed_fit_matches_reference_float32(dims):
     assert_params_close(net.params, ref_params, 1e-5, "params after a streamed float32 fit")
 
 
+# A layer of units streams while one thread's part of Z (20 x m here) fits streamed_units_max_part_bytes, 3 MiB:
+# 20 x 19660 doubles is 3,145,600 bytes, one example more is past it; floats take twice the examples.
+@needs_units
+@pytest.mark.parametrize("dtype, m, streamed", [(np.float64, 19660, True), (np.float64, 19661, False),
+                                                (np.float32, 39321, True), (np.float32, 39322, False)])
+def test_units_stream_while_a_threads_part_of_z_fits_in_3_mib(dtype, m, streamed):
+    X, Y = make_data(m=m, dtype=dtype)
+    net, hist, ref_params, ref_costs = fit_and_reference([301, 20, 1], "relu", X, Y, 0.05, dtype, iterations=3)
+    assert net.train_settings_["streamed_first_layer"] is streamed
+    # float32 as in test_streamed_fit_matches_reference_float32; measured 0.8-2.3e-7 here (two seeds)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_close(hist.costs, ref_costs, tol, "costs")
+    assert_params_close(net.params, ref_params, tol, "params")
+
+
 @pytest.mark.parametrize("dims", [[301, 1], UNITS])
 def test_one_thread_and_two_agree(dims, blas_threads):
     X, Y = make_data()
@@ -100,7 +115,7 @@ def test_falls_back_where_it_does_not_apply(case):
     elif case == "many examples":
         dims, m = [64, 1], 70000   # a thread's part of Z would no longer stay in cache
     elif case == "many examples for its units":
-        dims, m = [301, 20, 1], 3300   # 20 x 3300 > 65536
+        dims, m = [301, 20, 1], 20000  # 20 x 20000 doubles > 3 MiB
     X, Y = make_data(dims[0], m, order=order)
     net, hist, ref_params, ref_costs = fit_and_reference(dims, "relu", X, Y, 0.05, iterations=3,
                                                          first_layer=first_layer)

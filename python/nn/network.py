@@ -206,9 +206,9 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     # and dA: whole, or a 128 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
     dA = max(activations // 8, 2**17 // itemsize * threads, 16 * max(layer_dims[:-1]))
     elements = activations + dA
-    if n1 * m <= 2**16:
-        # a streamed first layer's parts of W[1] X, one per thread, each in whole pages and a page apart
-        # (streamed_part_stride), and dZ[1]^T (padded)
+    if (m <= 2**16) if n1 == 1 else (n1 <= 32 and n1 * m * itemsize <= 3 * 2**20):
+        # a streamed first layer (streamed_max_m, streamed_units_max_part_bytes): its parts of W[1] X, one per
+        # thread, each in whole pages and a page apart (streamed_part_stride), and dZ[1]^T (padded)
         page = 4096 // itemsize
         elements += threads * (-(-n1 * m // page) * page + page) + 2 * n1 * m
     if gram:

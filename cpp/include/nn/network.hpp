@@ -176,13 +176,16 @@ class Network {
     }
 
     // Whether layer 1 can be streamed on X (streamed_first_layer.hpp): one unit or a few, X stored by rows, a
-    // thread's part of Z[1] small enough to stay in cache next to a block of X, X big enough to be worth a team,
-    // and layer 1 nearly all of the work (OpenBLAS stays at one thread through the loop, see train()).
+    // thread's part of Z[1] small enough to stay in cache next to a block of X (streamed_max_m,
+    // streamed_units_max_part_bytes), X big enough to be worth a team, and layer 1 nearly all of the work
+    // (OpenBLAS stays at one thread through the loop, see train()).
     bool streamable(Matrix<const T> X, bool gram) const {
         const index n1 = layers_[0].n;
-        if (gram || X.col_major || X.rows < 64 || X.rows * X.cols < (index(1) << 16) || n1 * X.cols > streamed_max_m)
+        if (gram || X.col_major || X.rows < 64 || X.rows * X.cols < (index(1) << 16)) return false;
+        if (n1 == 1 ? X.cols > streamed_max_m
+                    : n1 > streamed_max_units || !streamed_units_supported() ||
+                          n1 * X.cols * static_cast<index>(sizeof(T)) > streamed_units_max_part_bytes)
             return false;
-        if (n1 > 1 && (n1 > streamed_max_units || !streamed_units_supported())) return false;
         return layer_flops(0, double(X.cols), false) >= streamed_min_share * iteration_flops(X, false);
     }
 

@@ -15,8 +15,16 @@
 
 namespace nn {
 
-// Elements of one thread's part of Z (n[1] x m) that stay in a core's L2 cache next to the rows of X it reads.
+// Elements of one thread's part of Z (1 x m) that stay in a core's L2 cache next to the rows of X it reads.
 inline constexpr index streamed_max_m = index(1) << 16;
+
+// Bytes of one thread's part of Z (n[1] x m) up to which a layer of several units is streamed. Past L2 the part,
+// dZ^T and a block of X come from L3, and the gain of reading X once fades. Measured on cat's [12288, 20, ...]
+// against its products through OpenBLAS (nn.fit, best of 7, 2 threads, OpenBLAS on its AVX-512 kernels, a
+// 2-core EPYC with 1 MB of L2 a core and 32 MB of L3): 1.51x and 1.53x as fast at 0.66 and 0.33 MB (m = 4096,
+// float64 and float32), 1.24x at 1.3 MB (m = 8192, float64; on one thread 1.40x), 1.12x and 1.37x at 2.6 and
+// 1.3 MB (m = 16384), 1.00x and 1.13x at 5.2 and 2.6 MB (m = 32768), and 0.92x at 5.2 MB (m = 65536, float32).
+inline constexpr index streamed_units_max_part_bytes = index(3) << 20;
 
 // For the rows [r0, r1) of X (row-major, leading dimension ld, m columns) and dZ (1 x m):
 // W_next[i] = W[i] - learning_rate (X_i . dZ) / m, and Z_part = sum over those rows of W_next[i] X_i.
@@ -34,7 +42,8 @@ constexpr index streamed_part_stride(index part) {
     return (part + page - 1) / page * page + page;
 }
 
-// The most units a streamed first layer may have (n[1] x m must also stay within streamed_max_m).
+// The most units a streamed first layer may have (its part of Z must also stay within
+// streamed_units_max_part_bytes).
 inline constexpr index streamed_max_units = 32;
 
 // Whether this CPU runs the kernel for several units (it needs AVX-512).
