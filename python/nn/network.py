@@ -209,8 +209,10 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     if (m <= 2**16) if n1 == 1 else (n1 <= 32 and n1 * m * itemsize <= 3 * 2**20):
         # a streamed first layer (streamed_max_m, streamed_units_max_part_bytes): its parts of W[1] X, one per
         # thread, each in whole pages and a page apart (streamed_part_stride), and dZ[1]^T (padded)
-        page = 4096 // itemsize
-        elements += threads * (-(-n1 * m // page) * page + page) + 2 * n1 * m
+        page, lanes = 4096 // itemsize, 64 // itemsize
+        elements += threads * (-(-n1 * m // page) * page + page)
+        if n1 > 1:
+            elements += m * (-(-n1 // lanes) * lanes)   # streamed_units_padding
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x
     return elements * itemsize
