@@ -408,6 +408,18 @@ PYBIND11_MODULE(_core, m) {
     m.def("sequential_blas_on", [] { return nn::blas::sequential_blas() != nullptr; });
     // whether a first layer of several units can be streamed on this CPU (streamed_first_layer.hpp)
     m.def("streamed_units_supported", &nn::streamed_units_supported);
+    // the workspace's sizes, for fit's memory check before it allocates (nn/network.py, _workspace_bytes)
+    m.attr("dA_block_bytes") = nn::dA_block_bytes;
+    m.attr("dA_whole_fraction") = nn::dA_whole_fraction;
+    m.attr("streamed_max_m") = nn::streamed_max_m;
+    m.attr("streamed_max_units") = nn::streamed_max_units;
+    m.attr("streamed_units_max_part_bytes") = nn::streamed_units_max_part_bytes;
+    m.def("streamed_part_stride", [](nn::index part, int itemsize) {
+        return itemsize == 4 ? nn::streamed_part_stride<float>(part) : nn::streamed_part_stride<double>(part);
+    }, py::arg("part"), py::arg("itemsize"));
+    m.def("streamed_units_padding", [](nn::index n1, int itemsize) {
+        return itemsize == 4 ? nn::streamed_units_padding<float>(n1) : nn::streamed_units_padding<double>(n1);
+    }, py::arg("n1"), py::arg("itemsize"));
     // whether narrow layers run through their one-pass kernels on this CPU, and so train on a narrow team
     // (narrow_layer.hpp, Network::train_narrow_team)
     m.def("narrow_layers_supported", &nn::narrow_layers_supported);

@@ -203,16 +203,16 @@ def _workspace_bytes(layer_dims, m, gram, itemsize):
     n_x, n1 = layer_dims[0], layer_dims[1]
     threads = max(1, _core.blas_get_num_threads())
     activations = sum(layer_dims[1:]) * m
-    # and dA: whole, or a 128 KiB block per thread of the split loop (dA_block_bytes, Workspace::slices)
-    dA = max(activations // 8, 2**17 // itemsize * threads, 16 * max(layer_dims[:-1]))
+    # and dA: whole, or a block per thread of the split loop (Workspace::slices)
+    dA = max(activations // _core.dA_whole_fraction, _core.dA_block_bytes // itemsize * threads,
+             16 * max(layer_dims[:-1]))
     elements = activations + dA
-    if (m <= 2**16) if n1 == 1 else (n1 <= 32 and n1 * m * itemsize <= 3 * 2**20):
-        # a streamed first layer (streamed_max_m, streamed_units_max_part_bytes): its parts of W[1] X, one per
-        # thread, each in whole pages and a page apart (streamed_part_stride), and dZ[1]^T (padded)
-        page, lanes = 4096 // itemsize, 64 // itemsize
-        elements += threads * (-(-n1 * m // page) * page + page)
+    streamed = (m <= _core.streamed_max_m if n1 == 1 else
+                n1 <= _core.streamed_max_units and n1 * m * itemsize <= _core.streamed_units_max_part_bytes)
+    if streamed:  # a streamed first layer's parts of W[1] X, one per thread, and dZ[1]^T (padded)
+        elements += threads * _core.streamed_part_stride(n1 * m, itemsize)
         if n1 > 1:
-            elements += m * (-(-n1 // lanes) * lanes)   # streamed_units_padding
+            elements += m * _core.streamed_units_padding(n1, itemsize)
     if gram:
         elements += m * m + 3 * n1 * m + n1 * n_x
     return elements * itemsize
