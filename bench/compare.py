@@ -110,8 +110,10 @@ def versions():
     try:
         from threadpoolctl import threadpool_info
 
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         out["blas"] = sorted({f"{i['internal_api']} {i['version']} {i.get('architecture')} ({os.path.basename(i['filepath'])})"
-                              for i in threadpool_info() if i.get("user_api") == "blas"})
+                              for i in blas})
+        out["openblas_kernels"] = sorted({str(i.get("architecture")) for i in blas if i["internal_api"] == "openblas"})
     except ImportError:
         pass
     return out
@@ -328,8 +330,9 @@ def render(rows, peaks, meta, workloads):
     if meta.get("versions", {}).get("blas"):
         lines.append("BLAS libraries (threadpoolctl: API, version, kernels, file): "
                      + "; ".join(meta["versions"]["blas"]))
-    if openblas_env_note(meta.get("openblas_env")):
-        lines.append("WARNING: " + openblas_env_note(meta["openblas_env"]))
+    env_note = openblas_env_note(meta.get("openblas_env"))
+    if env_note:
+        lines.append("WARNING: " + env_note)
     lines.append("matrix-multiply peak at the start (NumPy A @ B, 2048 x 2048, best of 5): " + ", ".join(
         f"{dt} {th} thr {peaks[(dt, th)]:.1f} GFLOP/s" for dt, th in sorted(peaks)))
     lines.append("s/iter: median over repeats of (one training call / its iterations); a call is its iterations "

@@ -82,10 +82,10 @@ def ratio_target(run, name, workload, dtype, peer, path, at_least):
             f"{fmt_seconds(products['seconds_per_iteration'])} per iteration, {at_least:g}x allows nn "
             f"{fmt_seconds(allowed)}"
             + on_the_other_blas(run, workload, dtype, "seconds_per_iteration", lambda s: f"they took {fmt_seconds(s)}"))
-    needed = peak_needed(run, workload, path, dtype, nn_t / allowed)
-    if not met and needed is not None:
-        notes.append(f"{at_least:g}x would need nn at {needed:.0f}% of the matmul peak measured next to it "
-                     f"(it ran at {run.row(workload, path, dtype)['percent_of_peak']:.0f}%)")
+    percent = peak_percent(run, workload, path, dtype)
+    if not met and percent is not None:
+        notes.append(f"{at_least:g}x would need nn at {percent * nn_t / allowed:.0f}% of the matmul peak measured "
+                     f"next to it (it ran at {percent:.0f}%)")
     return (name, f"{value:.3g}x", met, *(["; ".join(notes)] if notes else []))
 
 
@@ -94,16 +94,16 @@ def ratio_target(run, name, workload, dtype, peer, path, at_least):
 PEAK_BOUND_FLOPS = 1e8
 
 
-def peak_needed(run, workload, path, dtype, speedup):
-    """The % of the matmul peak nn's row on `path` would reach if `speedup` times faster; None where nn ran the
-    Gram path (whose "useful" flops are not the work it does), the iteration is not bound by the multiply-adds
-    (PEAK_BOUND_FLOPS) or the row has no %peak."""
+def peak_percent(run, workload, path, dtype):
+    """The % of the matmul peak nn's row on `path` reached; None where nn ran the Gram path (whose "useful"
+    flops are not the work it does), the iteration is not bound by the multiply-adds (PEAK_BOUND_FLOPS) or the
+    row has no %peak."""
     r = run.row(workload, path, dtype)
     if r is None or r.get("path", "primal") != "primal" or r.get("percent_of_peak") is None:
         return None
     if r.get("gflops") is None or r["gflops"] * 1e9 * r["seconds_per_iteration"] < PEAK_BOUND_FLOPS:
         return None
-    return r["percent_of_peak"] * speedup
+    return r["percent_of_peak"]
 
 
 def on_the_other_blas(run, workload, dtype, field, say):
@@ -187,8 +187,7 @@ def report(data):
     meta = data.get("meta", {})
     lines = [f"issue 4 targets, run of {meta.get('date', '?')} ({meta.get('command', '?')}); "
              f"default threads: {run.default_threads}; nn's one-thread products on {PRODUCTS_ON[run.blas][1]}"]
-    kernels = sorted({entry.split()[2] for entry in meta.get("versions", {}).get("blas", [])
-                      if entry.startswith("openblas ")})
+    kernels = meta.get("versions", {}).get("openblas_kernels")
     if kernels:
         lines.append(f"OpenBLAS kernels: {', '.join(kernels)}"
                      + "".join(f"; {k}={v} set" for k, v in meta.get("openblas_env", {}).items()))

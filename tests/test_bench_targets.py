@@ -172,12 +172,11 @@ def test_missed_targets_bound_by_the_multiply_adds_say_what_share_of_the_peak_th
 
 
 def test_report_names_the_openblas_kernels_and_the_variables_that_chose_them():
-    meta = {"versions": {"blas": ["openblas 0.3.34.481.3 Haswell (libscipy_openblas.so)",
-                                  "openblas 0.3.31.188.0 Haswell (libscipy_openblas64_.so)"]},
+    meta = {"versions": {"openblas_kernels": ["Haswell"]},
             "openblas_env": {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}}
     text = targets.report({"rows": [], "meta": meta})
     assert text.splitlines()[1] == "OpenBLAS kernels: Haswell; OPENBLAS_CORETYPE=Haswell set; OPENBLAS_L2_SIZE=512 set"
-    meta = {"versions": {"blas": ["openblas 0.3.34.481.3 SkylakeX (libscipy_openblas.so)"]}, "openblas_env": {}}
+    meta = {"versions": {"openblas_kernels": ["SkylakeX"]}, "openblas_env": {}}
     assert targets.report({"rows": [], "meta": meta}).splitlines()[1] == "OpenBLAS kernels: SkylakeX"
 
 
@@ -306,3 +305,22 @@ def test_every_sized_and_timed_call_starts_after_a_rest(monkeypatch):
         if i not in checks:
             assert i > 0 and events[i - 1] == ("sleep", 0.25), events
     assert compare.SETTLE_SECONDS >= 0.1  # the default rest outlasts OpenBLAS's spin (0.10 s on this machine)
+
+
+def test_compare_records_the_kernels_each_openblas_runs(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    compare = load_compare()
+    libraries = [
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.34", "architecture": "SkylakeX",
+         "filepath": "/x/libscipy_openblas.so", "num_threads": 2},
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31", "architecture": "Haswell",
+         "filepath": "/x/libscipy_openblas64_.so", "num_threads": 2},
+        {"user_api": "blas", "internal_api": "mkl", "version": "2026", "architecture": None,
+         "filepath": "/x/libmkl_rt.so", "num_threads": 2},
+        {"user_api": "openmp", "internal_api": "openmp", "version": None, "filepath": "/x/libgomp.so",
+         "num_threads": 2},
+    ]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: libraries)
+    versions = compare.versions()
+    assert versions["openblas_kernels"] == ["Haswell", "SkylakeX"]
+    assert "openblas 0.3.34 SkylakeX (libscipy_openblas.so)" in versions["blas"] and len(versions["blas"]) == 3
